@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+"""Set-up and the everyday commands, with nothing but Python 3.11 and pip on the machine.
+
+    python3 dev.py run     # the service on http://127.0.0.1:5000 (local database under ./data)
+    python3 dev.py test    # every test
+    python3 dev.py bench   # the benchmark; prints figures, never fails
+
+Each command first makes ./.venv and installs requirements-dev.txt into it when that changed.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".requirements.sha256"
+REQUIREMENT_FILES = ("requirements.txt", "requirements-dev.txt")
+
+
+def requirements_digest():
+    digest = hashlib.sha256()
+    for name in REQUIREMENT_FILES:
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv():
+    if not PYTHON.exists():
+        print("dev.py: creating .venv", flush=True)
+        venv.create(VENV, with_pip=True)
+    wanted = requirements_digest()
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        print("dev.py: installing requirements-dev.txt into .venv", flush=True)
+        subprocess.run([str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                        "-r", str(ROOT / "requirements-dev.txt")], check=True)
+        STAMP.write_text(wanted)
+
+
+def main(argv):
+    if len(argv) < 1 or argv[0] not in ("run", "test", "bench", "setup"):
+        print(__doc__)
+        return 2
+    ensure_venv()
+    command, rest = argv[0], argv[1:]
+    os.chdir(ROOT)
+    if command == "setup":
+        return 0
+    if command == "run":
+        args = [str(PYTHON), "app.py", *rest]
+    elif command == "test":
+        args = [str(PYTHON), "-m", "pytest", *rest]
+    else:
+        args = [str(PYTHON), "-m", "bench", *rest]
+    os.execv(args[0], args)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""logstore: a document store for user-session logs, served by Flask and flask-restx over MongoDB."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from pymongo.errors import PyMongoError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import db, storage
+from .api import build_api
+from .config import Settings
+from .errors import register_error_handlers
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings=None, *, database=None):
+    """Build the app.
+
+    :param settings: a Settings; read from the environment when omitted.
+    :param database: a pymongo Database to use instead of connecting to ``settings.mongo_url``.
+    """
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(ERROR_INCLUDE_MESSAGE=False, RESTX_ERROR_404_HELP=False, RESTX_MASK_SWAGGER=False)
+    app.extensions["logstore.settings"] = settings
+    # Heroku's router speaks https to the client and http to us; trust its X-Forwarded-* once.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    db.init_app(app, database)
+    register_error_handlers(app)
+    build_api(app)
+    _ensure_indexes(app)
+    return app
+
+
+def _ensure_indexes(app):
+    """Create indexes at start; a database that is down now must not stop the start."""
+    try:
+        storage.ensure_indexes(app.extensions["logstore.db"])
+    except PyMongoError as exc:
+        log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)

@@ -1,0 +1,26 @@
+"""The flask-restx Api: paths of every namespace are decided here."""
+from flask_restx import Api
+
+from ..errors import problem_response
+from .health import ns as health_ns
+from .logs import ns as logs_ns
+
+
+class ProblemApi(Api):
+    """An Api whose every error, inside a resource or not, is a problem document."""
+
+    def handle_error(self, e):
+        return problem_response(e)
+
+
+def build_api(app):
+    api = ProblemApi(
+        app,
+        version="1.0",
+        title="logstore",
+        description="Ingest and query user-session logs (clicks, views, page navigation).",
+        doc="/docs",
+    )
+    api.add_namespace(logs_ns, path="/logs")
+    api.add_namespace(health_ns, path="/")
+    return api

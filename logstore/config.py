@@ -1,0 +1,70 @@
+"""Settings, read from the environment when the app is created (never at import)."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message says what to set."""
+
+
+def _keys(text):
+    return frozenset(key.strip() for key in (text or "").split(",") if key.strip())
+
+
+def _number(environ, name, default, kind=float):
+    text = environ.get(name)
+    if text in (None, ""):
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {text!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongo_url: str | None = None
+    production: bool = False
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_actions: int = 50_000
+    write_keys: frozenset = field(default_factory=frozenset)
+    read_keys: frozenset = field(default_factory=frozenset)
+    admin_keys: frozenset = field(default_factory=frozenset)
+    auth_off: bool = False
+    retention_days: float | None = None
+    rate_limit: str | None = None
+    cors_origins: tuple = ()
+    server_timeout_ms: int = 2000
+
+    @classmethod
+    def from_env(cls, environ=None):
+        """Read every LOGSTORE_* and MONGO_* variable; raise ConfigError for a start that must not happen."""
+        env = os.environ if environ is None else environ
+        production = bool(env.get("DYNO")) or env.get("LOGSTORE_ENV", "").lower() == "production"
+        mongo_url = env.get("MONGO_URL") or env.get("MONGODB_URI") or None
+        if production and not mongo_url:
+            raise ConfigError(
+                "MONGO_URL (or MONGODB_URI) is not set: in production logstore never falls back to a "
+                "local database. Set it to your MongoDB connection string, e.g. "
+                "heroku config:set MONGO_URL='mongodb+srv://…/logstore'"
+            )
+        origins = env.get("CORS_ORIGINS", "")
+        return cls(
+            mongo_url=mongo_url,
+            production=production,
+            max_body_bytes=int(_number(env, "LOGSTORE_MAX_BODY_MB", 10) * 1024 * 1024),
+            max_actions=_number(env, "LOGSTORE_MAX_ACTIONS", 50_000, int),
+            write_keys=_keys(env.get("LOGSTORE_WRITE_KEYS")),
+            read_keys=_keys(env.get("LOGSTORE_READ_KEYS")),
+            admin_keys=_keys(env.get("LOGSTORE_ADMIN_KEYS")),
+            auth_off=env.get("LOGSTORE_AUTH", "").lower() == "off",
+            retention_days=_number(env, "LOGSTORE_RETENTION_DAYS", None),
+            rate_limit=env.get("LOGSTORE_RATE_LIMIT") or None,
+            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
+            server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 2000, int),
+        )

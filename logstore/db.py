@@ -1,0 +1,60 @@
+"""One MongoClient per process, kept in ``app.extensions``; the ``create-indexes`` command."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+from . import storage
+
+DEFAULT_DATABASE = "logstore"
+
+
+def connect(url, timeout_ms=2000):
+    """Open a client for ``url`` and return the database its path names (``logstore`` if none).
+
+    Clients are pools and not fork-safe, so each gunicorn worker makes its own in create_app.
+    """
+    client = MongoClient(
+        url,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        w="majority",
+        appname="logstore",
+    )
+    return client.get_default_database(DEFAULT_DATABASE)
+
+
+def init_app(app, database=None):
+    """Attach a database to the app: the one given (tests), else one opened from the settings."""
+    if database is None:
+        settings = app.extensions["logstore.settings"]
+        if not settings.mongo_url:
+            raise RuntimeError(
+                "MONGO_URL is not set. Run `python app.py` (or `make run`) for the local default "
+                "database, or point MONGO_URL at MongoDB."
+            )
+        database = connect(settings.mongo_url, settings.server_timeout_ms)
+    app.extensions["logstore.db"] = database
+    app.cli.add_command(create_indexes_command)
+
+
+def get_db():
+    return current_app.extensions["logstore.db"]
+
+
+def ping(database):
+    """True when the database answers a ping within the client's timeout."""
+    try:
+        database.client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+
+
+@click.command("create-indexes")
+def create_indexes_command():
+    """Create (or confirm) every index; the Procfile's release phase runs this."""
+    storage.ensure_indexes(get_db())
+    click.echo("indexes are in place")

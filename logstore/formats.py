@@ -1,0 +1,44 @@
+"""Pure shapers of answers: action rows as stored → the POST shape, flat rows, Link headers."""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from .times import format_time
+
+
+def action_out(stored):
+    """A stored action in the shape the frontend sent it, its time in its original offset."""
+    action = {
+        "time": format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
+        "type": stored["type"],
+        "properties": stored["p"],
+    }
+    if "id" in stored:
+        action["id"] = stored["id"]
+    return action
+
+
+def flat_row(row):
+    """A page row as the flat ``{userId, sessionId, time, type, properties}`` an analyst loads."""
+    flat = {"userId": row["userId"], "sessionId": row["sessionId"]}
+    flat.update(action_out(row["actions"]))
+    return flat
+
+
+def session_logs(rows):
+    """Group time-ordered rows into session logs, each session where its first row stands."""
+    sessions = {}
+    for row in rows:
+        key = (row["userId"], row["sessionId"])
+        session = sessions.get(key)
+        if session is None:
+            session = sessions[key] = {"userId": key[0], "sessionId": key[1], "actions": []}
+        session["actions"].append(action_out(row["actions"]))
+    return list(sessions.values())
+
+
+def next_link(base_url, args, cursor):
+    """A ``Link`` header value for the next page: the same query with ``cursor`` replaced."""
+    pairs = [(name, value) for name, value in args.items(multi=True) if name != "cursor"]
+    pairs.append(("cursor", cursor))
+    return f'<{base_url}?{urlencode(pairs)}>; rel="next"'

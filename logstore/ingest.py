@@ -1,0 +1,31 @@
+"""Ingest a POSTed body: validate, enforce the action limit, store. No Flask here."""
+from __future__ import annotations
+
+from . import storage, validation
+from .errors import ApiError
+
+
+def ingest(db, body, max_actions, partial=False, on_commit=None):
+    """Validate and store ``body`` (bytes); return the reply dict for a 201.
+
+    :raise ApiError: 400 for JSON or rule problems (nothing stored), 413 past ``max_actions``.
+    """
+    try:
+        if partial:
+            sessions, rejected = validation.parse_batch_partial(body)
+        else:
+            sessions, rejected = validation.parse_batch(body), None
+    except validation.InvalidJSON as exc:
+        raise ApiError(400, "INVALID_JSON", f"the body is not valid JSON: {exc}", title="Malformed JSON") from None
+    except validation.ValidationFailed as exc:
+        raise ApiError(400, "VALIDATION_FAILED", f"{exc.total} problems in the request body",
+                       title="Invalid request body", errors=[p.to_dict() for p in exc.problems]) from None
+    total = validation.count_actions(sessions)
+    if total > max_actions:
+        raise ApiError(413, "TOO_MANY_ACTIONS",
+                       f"{total} actions in one request; the limit is {max_actions}", title="Too many actions")
+    result = storage.insert_sessions(db, sessions, on_commit=on_commit) if sessions else storage.IngestResult()
+    reply = result.to_dict()
+    if rejected is not None:
+        reply["rejected"] = [r.to_dict() for r in rejected]
+    return reply

@@ -1,0 +1,105 @@
+"""Run the service on a laptop: a local SecantusDB (when MONGO_URL is unset) plus gunicorn.
+
+Both run as child processes that die with this one (PR_SET_PDEATHSIG on Linux), so Ctrl-C, a
+SIGTERM or even a SIGKILL of the launcher leaves nothing behind.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def free_port(host="127.0.0.1"):
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None):
+    """Start ``secantusd-py`` on loopback with its data under ``data_dir``; return (process, url)."""
+    port = port or free_port(host)
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "secantus", "--host", host, "--port", str(port),
+               "--storage-path", str(data_dir), "--log-level", "WARNING", *extra_args]
+    process = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=log_file, stderr=log_file)
+    url = f"mongodb://{host}:{port}/logstore"
+    wait_for_mongo(url, process)
+    return process, url
+
+
+def wait_for_mongo(url, process=None, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the database exited with code {process.returncode} before it answered")
+        try:
+            with MongoClient(url, serverSelectionTimeoutMS=500) as client:
+                client.admin.command("ping")
+                return
+        except PyMongoError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the database at {url} did not answer within {seconds} s")
+
+
+def stop(process, seconds=30):
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def main():
+    """Start the local database if needed, then gunicorn on 127.0.0.1:$PORT (5000); stop both on exit."""
+    env = dict(os.environ)
+    database = None
+    if not (env.get("MONGO_URL") or env.get("MONGODB_URI")):
+        data_dir = Path(env.get("LOGSTORE_DATA_DIR", "data")).resolve()
+        print(f"logstore: MONGO_URL is unset; starting the local database with its data in {data_dir}",
+              flush=True)
+        database, env["MONGO_URL"] = start_secantus(data_dir)
+    port = env.get("PORT", "5000")
+    host = env.get("LOGSTORE_HOST", "127.0.0.1")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{host}:{port}",
+         "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"],
+        env=env, preexec_fn=_die_with_parent,
+    )
+    print(f"logstore: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops it", flush=True)
+    stopping = []
+
+    def on_signal(signum, _frame):
+        stopping.append(signum)
+        server.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        code = server.wait()
+        while server.poll() is None:
+            time.sleep(0.1)
+    finally:
+        stop(server)
+        stop(database)
+    return 0 if stopping else code

@@ -1,0 +1,115 @@
+"""Pure builders of the aggregation pipelines: plain lists and dicts, run only by ``storage``.
+
+Every pipeline starts with ``bucket_match_stages``: first a ``$match`` an index can serve on its
+own, then one that narrows further. MongoDB merges the two; they are kept apart because an index
+planner that only takes equalities plus one range (SecantusDB's) then still uses the index.
+"""
+from __future__ import annotations
+
+ACTION = "actions"
+
+
+def bucket_match_stages(log_filter, after=None):
+    """``$match`` stages that select the bucket documents which may hold a matching action.
+
+    :param after: the sort key a page continues from (see ``after_match``), if any.
+    """
+    indexed, rest = {}, {}
+    start = log_filter.start.instant if log_filter.start else None
+    if after is not None and (start is None or after[0] > start):
+        start = after[0]
+    if log_filter.user_id is not None:
+        indexed["userId"] = log_filter.user_id
+        if log_filter.session_id is not None:
+            indexed["sessionId"] = log_filter.session_id
+        elif start is not None:
+            indexed["last"] = {"$gte": start}
+            start = None
+    elif log_filter.session_id is not None:
+        rest["sessionId"] = log_filter.session_id
+    if log_filter.types:
+        types_match = log_filter.types[0] if len(log_filter.types) == 1 else {"$in": list(log_filter.types)}
+        if not indexed and (start is None or len(log_filter.types) == 1):
+            indexed["types"] = types_match
+        else:
+            rest["types"] = types_match
+    if start is not None:
+        (rest if indexed else indexed)["last"] = {"$gte": start}
+    if log_filter.end is not None:
+        rest["first"] = {"$lte": log_filter.end.instant}
+    if not indexed:
+        indexed, rest = rest, {}
+    return [{"$match": stage} for stage in (indexed, rest) if stage]
+
+
+def action_match(log_filter):
+    """The conditions on one unwound action (fields under ``actions.``), exact to the microsecond."""
+    conditions = []
+    if log_filter.types:
+        conditions.append({"actions.type": {"$in": list(log_filter.types)}})
+    if log_filter.start is not None:
+        conditions.append(_at_or_after(log_filter.start))
+    if log_filter.end is not None:
+        conditions.append(_at_or_before(log_filter.end))
+    return _all_of(conditions)
+
+
+def _at_or_after(bound):
+    if not bound.micros:
+        return {"actions.t": {"$gte": bound.instant}}
+    return {"$or": [{"actions.t": {"$gt": bound.instant}},
+                    {"actions.t": bound.instant, "actions.u": {"$gte": bound.micros}}]}
+
+
+def _at_or_before(bound):
+    same_ms = [{"actions.u": {"$exists": False}}]
+    if bound.micros:
+        same_ms.append({"actions.u": {"$lte": bound.micros}})
+    return {"$or": [{"actions.t": {"$lt": bound.instant}},
+                    {"actions.t": bound.instant, "$or": same_ms}]}
+
+
+def _all_of(conditions):
+    if not conditions:
+        return {}
+    if len(conditions) == 1:
+        return conditions[0]
+    return {"$and": conditions}
+
+
+# The order of actions in every answer: time, then a tie-break that makes it total.
+SORT_FIELDS = ("actions.t", "userId", "sessionId", "b", "i")
+SORT_STAGE = {"$sort": {name: 1 for name in SORT_FIELDS}}
+
+
+def after_match(after):
+    """Rows that sort strictly after ``after``, a tuple of SORT_FIELDS values (a page's last row)."""
+    branches = []
+    for depth, name in enumerate(SORT_FIELDS):
+        branch = {SORT_FIELDS[k]: after[k] for k in range(depth)}
+        branch[name] = {"$gt": after[depth]}
+        branches.append(branch)
+    return {"$or": branches}
+
+
+def unwound_actions(log_filter, after=None):
+    """Stages that yield one row per matching action: ``{userId, sessionId, b, i, actions: {...}}``."""
+    stages = bucket_match_stages(log_filter, after)
+    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1, "_id": 0}})
+    stages.append({"$unwind": {"path": "$actions", "includeArrayIndex": "i"}})
+    conditions = [c for c in (action_match(log_filter),) if c]
+    if after is not None:
+        conditions.append(after_match(after))
+    if conditions:
+        stages.append({"$match": _all_of(conditions)})
+    return stages
+
+
+def page_pipeline(log_filter, limit, after=None):
+    """One page of matching actions in time order; asks for one row more to know if more exist."""
+    return unwound_actions(log_filter, after) + [SORT_STAGE, {"$limit": limit + 1}]
+
+
+def sort_key(row):
+    """The SORT_FIELDS values of a row from ``page_pipeline``."""
+    return (row["actions"]["t"], row["userId"], row["sessionId"], row["b"], row["i"])

@@ -1,0 +1,326 @@
+"""Validate a POSTed batch of session logs and convert it to stored actions, without Flask.
+
+Two paths share one set of rules. The fast path decodes the body straight into typed structs with
+msgspec (types, lengths, times, unknown fields, all in C) and then screens each action's properties;
+a body that passes is converted in the same loop. Anything it refuses is handed to the full path,
+which walks the plain JSON and reports every problem (up to ``MAX_PROBLEMS``) with its JSON Pointer.
+Property tests check that both paths accept exactly the same bodies.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
+
+import msgspec
+
+from .times import AwareTime, TimeFormatError, parse_time
+
+MAX_PROBLEMS = 100
+MAX_DEPTH = 32
+ACTION_TYPES = ("CLICK", "VIEW", "NAVIGATE")
+REQUIRED_PROPERTIES = {
+    "CLICK": (("locationX", "number"), ("locationY", "number")),
+    "VIEW": (("viewedId", "string"),),
+    "NAVIGATE": (("pageFrom", "string"), ("pageTo", "string")),
+}
+SESSION_FIELDS = frozenset(("userId", "sessionId", "actions"))
+ACTION_FIELDS = frozenset(("time", "type", "properties", "id"))
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+
+
+class _Action(msgspec.Struct, forbid_unknown_fields=True):
+    time: AwareTime
+    type: Literal["CLICK", "VIEW", "NAVIGATE"]
+    properties: dict[str, Any]
+    id: Union[Name, msgspec.UnsetType] = msgspec.UNSET
+
+
+class _Session(msgspec.Struct, forbid_unknown_fields=True):
+    userId: Name
+    sessionId: Name
+    actions: Annotated[list[_Action], msgspec.Meta(min_length=1)]
+
+
+_fast_decoder = msgspec.json.Decoder(Union[list[_Session], _Session])
+_plain_decoder = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the body: where (a JSON Pointer), a stable code, and why."""
+
+    pointer: str
+    code: str
+    detail: str
+
+    def to_dict(self):
+        return {"pointer": self.pointer, "code": self.code, "detail": self.detail}
+
+
+class InvalidJSON(ValueError):
+    """The body is not JSON at all."""
+
+
+class ValidationFailed(ValueError):
+    """The body is JSON but breaks the rules; ``problems`` lists them, ``total`` counts them all."""
+
+    def __init__(self, problems, total):
+        super().__init__(f"{total} problems in the request body")
+        self.problems = problems
+        self.total = total
+
+
+@dataclass
+class SessionLog:
+    """A valid session log, its actions converted to the stored form."""
+
+    user_id: str
+    session_id: str
+    actions: list = field(default_factory=list)
+
+
+@dataclass
+class Rejected:
+    """A session left out by ``partial`` ingest: its index in the body and its problems."""
+
+    index: int
+    problems: list
+
+    def to_dict(self):
+        return {"index": self.index, "errors": [p.to_dict() for p in self.problems]}
+
+
+def parse_batch(body):
+    """Validate and convert a whole body, all or nothing.
+
+    :return: ``list[SessionLog]`` in body order.
+    :raise InvalidJSON: the body does not parse.
+    :raise ValidationFailed: any rule is broken; nothing is returned then.
+    """
+    sessions = _fast_parse(body)
+    if sessions is not None:
+        return sessions
+    documents, single = _plain_parse(body)
+    problems, total = [], 0
+    for index, document in enumerate(documents):
+        for problem in session_problems(document, "" if single else f"/{index}"):
+            total += 1
+            if len(problems) < MAX_PROBLEMS:
+                problems.append(problem)
+    if total:
+        raise ValidationFailed(problems, total)
+    return [_convert_document(document) for document in documents]
+
+
+def parse_batch_partial(body):
+    """Validate each session on its own: return ``(valid SessionLogs, [Rejected])``."""
+    sessions = _fast_parse(body)
+    if sessions is not None:
+        return sessions, []
+    documents, single = _plain_parse(body)
+    valid, rejected = [], []
+    for index, document in enumerate(documents):
+        problems = list(session_problems(document, "" if single else f"/{index}"))
+        if problems:
+            rejected.append(Rejected(index, problems[:MAX_PROBLEMS]))
+        else:
+            valid.append(_convert_document(document))
+    return valid, rejected
+
+
+def count_actions(sessions):
+    return sum(len(session.actions) for session in sessions)
+
+
+# --- the fast path -------------------------------------------------------------------------------
+
+def _fast_parse(body):
+    """Typed decode and convert; ``None`` when anything needs the full path to explain it."""
+    try:
+        decoded = _fast_decoder.decode(body)
+    except msgspec.ValidationError:
+        return None
+    except msgspec.DecodeError as exc:
+        raise InvalidJSON(str(exc)) from None
+    if type(decoded) is _Session:
+        decoded = [decoded]
+    offsets = {}
+    sessions = []
+    for session in decoded:
+        actions = []
+        for action in session.actions:
+            properties = action.properties
+            if not _properties_look_clean(action.type, properties):
+                return None
+            action_id = action.id
+            actions.append(_stored_action(action.time, action.type, properties,
+                                          None if action_id is msgspec.UNSET else action_id, offsets))
+        sessions.append(SessionLog(session.userId, session.sessionId, actions))
+    return sessions
+
+
+def _properties_look_clean(action_type, properties):
+    """A quick screen: True means surely valid; False means ask ``properties_problems``."""
+    for key, value in properties.items():
+        kind = type(value)
+        if (key.startswith("$") or "." in key or "\x00" in key or kind is dict or kind is list
+                or (kind is int and not INT64_MIN <= value <= INT64_MAX)
+                or (kind is float and not math.isfinite(value))):
+            return not any(True for _ in properties_problems(action_type, properties, ""))
+    for name, kind in REQUIRED_PROPERTIES[action_type]:
+        value = properties.get(name)
+        if kind == "number":
+            if type(value) is not int and type(value) is not float:
+                return False
+        elif type(value) is not str or not value:
+            return False
+    return True
+
+
+def _stored_action(instant, action_type, properties, action_id, offsets):
+    """The stored form of one action: ``t`` instant, ``o`` offset, ``u`` sub-ms micros, ``p``."""
+    tzinfo = instant.tzinfo
+    offset = offsets.get(tzinfo)
+    if offset is None:
+        offset = offsets[tzinfo] = int(instant.utcoffset().total_seconds()) // 60
+    stored = {"t": instant, "o": offset, "type": action_type, "p": properties}
+    micros = instant.microsecond % 1000
+    if micros:
+        stored["u"] = micros
+    if action_id is not None:
+        stored["id"] = action_id
+    return stored
+
+
+# --- the full path -------------------------------------------------------------------------------
+
+def _plain_parse(body):
+    try:
+        decoded = _plain_decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise InvalidJSON(str(exc)) from None
+    if isinstance(decoded, dict):
+        return [decoded], True
+    if isinstance(decoded, list):
+        return decoded, False
+    raise ValidationFailed(
+        [Problem("", "INVALID_BODY", "expected a JSON array of session logs or one session log object")], 1
+    )
+
+
+def session_problems(document, pointer):
+    """Yield every Problem of one session log (plain JSON) at ``pointer``."""
+    if not isinstance(document, dict):
+        yield Problem(pointer, "NOT_AN_OBJECT", "a session log must be a JSON object")
+        return
+    for key in document.keys() - SESSION_FIELDS:
+        yield Problem(f"{pointer}/{_escape(key)}", "UNKNOWN_FIELD",
+                      "allowed fields are userId, sessionId and actions")
+    for name in ("userId", "sessionId"):
+        yield from _name_problems(document, name, pointer)
+    actions = document.get("actions")
+    if "actions" not in document:
+        yield Problem(f"{pointer}/actions", "REQUIRED", "actions is required")
+    elif not isinstance(actions, list):
+        yield Problem(f"{pointer}/actions", "NOT_AN_ARRAY", "actions must be an array of actions")
+    elif not actions:
+        yield Problem(f"{pointer}/actions", "EMPTY_ACTIONS", "a session log needs at least one action")
+    else:
+        for index, action in enumerate(actions):
+            yield from action_problems(action, f"{pointer}/actions/{index}")
+
+
+def _name_problems(document, name, pointer, required=True):
+    if name not in document:
+        if required:
+            yield Problem(f"{pointer}/{name}", "REQUIRED", f"{name} is required")
+        return
+    value = document[name]
+    if not isinstance(value, str):
+        yield Problem(f"{pointer}/{name}", "NOT_A_STRING", f"{name} must be a string")
+    elif not 1 <= len(value) <= 256:
+        yield Problem(f"{pointer}/{name}", "INVALID_LENGTH", f"{name} must have 1 to 256 characters")
+
+
+def action_problems(action, pointer):
+    """Yield every Problem of one action (plain JSON) at ``pointer``."""
+    if not isinstance(action, dict):
+        yield Problem(pointer, "NOT_AN_OBJECT", "an action must be a JSON object")
+        return
+    for key in action.keys() - ACTION_FIELDS:
+        yield Problem(f"{pointer}/{_escape(key)}", "UNKNOWN_FIELD",
+                      "allowed fields are time, type, properties and id")
+    if "time" not in action:
+        yield Problem(f"{pointer}/time", "REQUIRED", "time is required")
+    else:
+        try:
+            parse_time(action["time"])
+        except TimeFormatError as exc:
+            yield Problem(f"{pointer}/time", "INVALID_TIME", str(exc))
+    action_type = action.get("type")
+    if "type" not in action:
+        yield Problem(f"{pointer}/type", "REQUIRED", "type is required")
+    elif action_type not in ACTION_TYPES or not isinstance(action_type, str):
+        action_type = None
+        yield Problem(f"{pointer}/type", "INVALID_ACTION_TYPE", "type must be CLICK, VIEW or NAVIGATE")
+    yield from _name_problems(action, "id", pointer, required=False)
+    properties = action.get("properties")
+    if "properties" not in action:
+        yield Problem(f"{pointer}/properties", "REQUIRED", "properties is required")
+    elif not isinstance(properties, dict):
+        yield Problem(f"{pointer}/properties", "NOT_AN_OBJECT", "properties must be a JSON object")
+    else:
+        yield from properties_problems(action_type, properties, f"{pointer}/properties")
+
+
+def properties_problems(action_type, properties, pointer):
+    """Yield the Problems of an action's properties: required keys by type, then every key and value."""
+    for name, kind in REQUIRED_PROPERTIES.get(action_type, ()):
+        where = f"{pointer}/{name}"
+        if name not in properties:
+            yield Problem(where, "REQUIRED", f"{action_type} needs properties.{name}")
+            continue
+        value = properties[name]
+        if kind == "number" and type(value) is not int and type(value) is not float:
+            yield Problem(where, "NOT_A_NUMBER", f"{name} must be a number (booleans are not)")
+        elif kind == "string" and (type(value) is not str or not value):
+            yield Problem(where, "NOT_A_STRING", f"{name} must be a non-empty string")
+    yield from _value_problems(properties, pointer, 0)
+
+
+def _value_problems(value, pointer, depth):
+    """Yield Problems of keys and numbers anywhere below a properties value."""
+    if depth > MAX_DEPTH:
+        yield Problem(pointer, "TOO_DEEP", f"properties may nest at most {MAX_DEPTH} levels")
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{pointer}/{_escape(key)}"
+            if key.startswith("$") or "." in key or "\x00" in key:
+                yield Problem(where, "INVALID_KEY",
+                              "keys may not start with $ or contain . or a NUL character")
+            yield from _value_problems(item, where, depth + 1)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _value_problems(item, f"{pointer}/{index}", depth + 1)
+    elif type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+        yield Problem(pointer, "NUMBER_OUT_OF_RANGE", "integers must fit in 64 bits")
+    elif type(value) is float and not math.isfinite(value):
+        yield Problem(pointer, "NUMBER_OUT_OF_RANGE", "numbers must be finite")
+
+
+def _convert_document(document):
+    offsets = {}
+    actions = [
+        _stored_action(parse_time(a["time"]), a["type"], a["properties"], a.get("id"), offsets)
+        for a in document["actions"]
+    ]
+    return SessionLog(document["userId"], document["sessionId"], actions)
+
+
+def _escape(key):
+    """Escape a key for a JSON Pointer (RFC 6901)."""
+    return str(key).replace("~", "~0").replace("/", "~1")

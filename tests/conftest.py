@@ -1,0 +1,60 @@
+"""Fixtures: a real MongoDB-protocol server over a socket (SecantusDB, or TEST_MONGO_URL), a fresh
+database per test, the app and its client, and a factory of session logs."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from pymongo import MongoClient
+
+from logstore import create_app
+from logstore.config import Settings
+
+
+@pytest.fixture(scope="session")
+def mongo_url(tmp_path_factory):
+    """The server every integration test talks to over the wire."""
+    url = os.environ.get("TEST_MONGO_URL")
+    if url:
+        yield url
+        return
+    from secantus import SecantusDBServer
+
+    server = SecantusDBServer(host="127.0.0.1", port=0,
+                              storage_path=str(tmp_path_factory.mktemp("secantus")))
+    server.start()
+    yield f"mongodb://127.0.0.1:{server.port}/"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mongo_client(mongo_url):
+    client = MongoClient(mongo_url, serverSelectionTimeoutMS=5000, w="majority")
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def db(mongo_client):
+    """A database of its own for each test, dropped afterwards."""
+    name = f"logstore_test_{uuid.uuid4().hex[:12]}"
+    yield mongo_client[name]
+    mongo_client.drop_database(name)
+
+
+@pytest.fixture
+def settings():
+    return Settings()
+
+
+@pytest.fixture
+def app(db, settings):
+    app = create_app(settings, database=db)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
