@@ -1,0 +1,79 @@
+"""Real processes on loopback: gunicorn started from the Procfile's web line."""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from logstore.local import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def procfile_command(kind="web"):
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == kind:
+            return shlex.split(command)
+    raise AssertionError(f"no {kind} line in the Procfile")
+
+
+def wait_until_up(url, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer within {seconds} s")
+
+
+def stop(process, seconds=30):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+@pytest.fixture
+def start_gunicorn(mongo_url, tmp_path, mongo_client):
+    """Start the Procfile's web line on a free loopback port; returns (base_url, database name)."""
+    started, databases = [], []
+
+    def start(workers=2, extra_env=None):
+        database = f"logstore_e2e_{uuid.uuid4().hex[:10]}"
+        databases.append(database)
+        port = free_port()
+        command = procfile_command("web")
+        command[0] = str(Path(sys.executable).parent / command[0])
+        env = {**os.environ, "MONGO_URL": mongo_url.rstrip("/") + "/" + database,
+               "WEB_CONCURRENCY": str(workers), "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}",
+               **(extra_env or {})}
+        env.pop("PORT", None)
+        log = open(tmp_path / f"gunicorn-{port}.log", "wb")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        started.append(process)
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base + "/health", process)
+        return base, database
+
+    yield start
+    for process in started:
+        stop(process)
+    for database in databases:
+        mongo_client.drop_database(database)

@@ -1,0 +1,59 @@
+"""The service as deployed: gunicorn from the Procfile, HTTP on loopback, SecantusDB over a socket."""
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.builders import SPEC_EXAMPLE, action, session_log
+
+pytestmark = pytest.mark.e2e
+
+
+def request(method, url, body=None, headers=None):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_post_then_get_over_http(start_gunicorn):
+    base, _ = start_gunicorn()
+    status, _, body = request("POST", base + "/logs", [SPEC_EXAMPLE])
+    assert status == 201 and json.loads(body) == {"sessions": 1, "actions": 3, "duplicates": 0}
+    status, headers, body = request("GET", base + "/logs?types=CLICK,VIEW")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert [a["type"] for a in json.loads(body)[0]["actions"]] == ["CLICK", "VIEW"]
+
+
+def test_errors_are_problem_documents_over_http(start_gunicorn):
+    base, _ = start_gunicorn(workers=1)
+    for method, path, body, status in [("GET", "/nowhere", None, 404), ("PUT", "/logs", None, 405),
+                                        ("GET", "/logs?type=CLICK", None, 400),
+                                        ("POST", "/logs", [{"userId": 1}], 400)]:
+        got, headers, raw = request(method, base + path, body)
+        assert got == status
+        assert headers["Content-Type"] == "application/problem+json"
+        assert json.loads(raw)["status"] == status
+
+
+def test_workers_share_one_store(start_gunicorn):
+    base, _ = start_gunicorn(workers=2)
+    for user in range(20):
+        assert request("POST", base + "/logs", [session_log(user=f"u{user}", actions=[action()])])[0] == 201
+    status, _, body = request("GET", base + "/logs?format=actions&limit=100")
+    assert status == 200 and len(json.loads(body)) == 20
+
+
+def test_health_ready_and_docs(start_gunicorn):
+    base, _ = start_gunicorn(workers=1)
+    assert request("GET", base + "/health")[0] == 200
+    assert request("GET", base + "/ready")[0] == 200
+    status, _, raw = request("GET", base + "/swagger.json")
+    assert status == 200 and "/logs" in json.loads(raw)["paths"]
+    status, headers, _ = request("GET", base + "/docs")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
