@@ -9,6 +9,7 @@ Each command first makes ./.venv and installs requirements-dev.txt into it when 
 """
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -40,6 +41,24 @@ def ensure_venv():
         STAMP.write_text(wanted)
 
 
+BROWSER_PACKAGES = ("chromium", "chromium-driver")
+
+
+def ensure_browser():
+    """Headless Chromium and its driver for the browser tests, from Debian, when we may install them."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print("dev.py: chromium/chromedriver are missing and cannot be installed here; "
+              "the browser tests will be skipped (apt-get install chromium chromium-driver)", flush=True)
+        return
+    print("dev.py: installing chromium and chromium-driver (Debian packages) for the browser tests", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
 def main(argv):
     if len(argv) < 1 or argv[0] not in ("run", "test", "bench", "setup"):
         print(__doc__)
@@ -52,6 +71,7 @@ def main(argv):
     if command == "run":
         args = [str(PYTHON), "app.py", *rest]
     elif command == "test":
+        ensure_browser()
         args = [str(PYTHON), "-m", "pytest", *rest]
     else:
         args = [str(PYTHON), "-m", "bench", *rest]
