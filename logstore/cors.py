@@ -28,4 +28,4 @@ def init_app(app):
                                   f"(scheme, host, optional port; no path, no wildcard) or a lone *")
     # No credentials (cookies): keys travel in headers, which is what lets "*" be safe to offer.
     CORS(app, origins=origins, allow_headers=ALLOW_HEADERS, expose_headers=EXPOSE_HEADERS, methods=METHODS,
-         max_age=PREFLIGHT_MAX_AGE, supports_credentials=False)
+         max_age=PREFLIGHT_MAX_AGE, supports_credentials=False, send_wildcard=origins == ["*"])
