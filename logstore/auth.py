@@ -64,14 +64,18 @@ def init_app(app):
     settings = app.extensions["logstore.settings"]
     ring = KeyRing(settings)
     app.extensions["logstore.keys"] = ring
-    if not ring.is_open:
-        return
-    if settings.production and not settings.auth_off:
+    if ring.is_open:
+        check_open_start(settings)
+        log.warning("no API keys are configured: every endpoint is open to anyone who can reach it")
+
+
+def check_open_start(settings):
+    """ConfigError when ``settings`` hold no key and production does not say LOGSTORE_AUTH=off."""
+    if KeyRing(settings).is_open and settings.production and not settings.auth_off:
         raise ConfigError(
             "no API keys are configured: in production logstore refuses to start open. Set "
             "LOGSTORE_WRITE_KEYS / LOGSTORE_READ_KEYS / LOGSTORE_ADMIN_KEYS, or LOGSTORE_AUTH=off to "
             "run open on purpose")
-    log.warning("no API keys are configured: every endpoint is open to anyone who can reach it")
 
 
 def presented_key():
