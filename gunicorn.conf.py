@@ -11,20 +11,20 @@ from dotenv import load_dotenv
 load_dotenv()
 
 # Heroku gives the port in PORT and expects us on every interface.
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+bind = f"0.0.0.0:{os.environ.get('PORT') or '5000'}"
 # Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a small dyno.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
 # A worker silent this long is killed and replaced (a 50,000-action POST takes a few seconds).
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "30")
 # On SIGTERM (a deploy, a restart) workers finish the requests in flight for up to this long.
 # Heroku sends SIGKILL 30 s after SIGTERM, so stay below that.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "25"))
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "25")
 keepalive = 5
 # The app writes its own JSON line per request (logstore/requestlog.py); gunicorn's own access log
 # would print every request twice, with its query string.
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 
 
 def on_starting(server):
