@@ -1,5 +1,4 @@
 """A real browser: a page on one loopback origin POSTs to gunicorn on another, through CORS."""
-import functools
 import http.server
 import json
 import threading
