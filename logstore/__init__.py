@@ -7,7 +7,7 @@ from flask import Flask
 from pymongo.errors import PyMongoError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, storage
+from . import auth, cors, db, idempotency, ratelimit, requestlog, storage
 from .api import build_api
 from .config import Settings
 from .errors import register_error_handlers
@@ -27,7 +27,11 @@ def create_app(settings=None, *, database=None):
     app.extensions["logstore.settings"] = settings
     # Heroku's router speaks https to the client and http to us; trust its X-Forwarded-* once.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    auth.init_app(app)
+    ratelimit.init_app(app)
     db.init_app(app, database)
+    requestlog.init_app(app)
+    cors.init_app(app)
     register_error_handlers(app)
     build_api(app)
     _ensure_indexes(app)
@@ -37,6 +41,7 @@ def create_app(settings=None, *, database=None):
 def _ensure_indexes(app):
     """Create indexes at start; a database that is down now must not stop the start."""
     try:
-        storage.ensure_indexes(app.extensions["logstore.db"])
+        for module in (storage, idempotency, ratelimit):
+            module.ensure_indexes(app.extensions["logstore.db"])
     except PyMongoError as exc:
         log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)

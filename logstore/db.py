@@ -6,7 +6,7 @@ from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from . import storage
+from . import idempotency, ratelimit, storage
 
 DEFAULT_DATABASE = "logstore"
 
@@ -56,5 +56,6 @@ def ping(database):
 @click.command("create-indexes")
 def create_indexes_command():
     """Create (or confirm) every index; the Procfile's release phase runs this."""
-    storage.ensure_indexes(get_db())
+    for module in (storage, idempotency, ratelimit):
+        module.ensure_indexes(get_db())
     click.echo("indexes are in place")

@@ -8,6 +8,9 @@ from .errors import ApiError
 def ingest(db, body, max_actions, partial=False, on_commit=None):
     """Validate and store ``body`` (bytes); return the reply dict for a 201.
 
+    :param on_commit: called as ``on_commit(pymongo_session, reply)`` inside the storing transaction
+        (not at all when nothing is to be stored).
+
     :raise ApiError: 400 for JSON or rule problems (nothing stored), 413 past ``max_actions``.
     """
     try:
@@ -24,7 +27,15 @@ def ingest(db, body, max_actions, partial=False, on_commit=None):
     if total > max_actions:
         raise ApiError(413, "TOO_MANY_ACTIONS",
                        f"{total} actions in one request; the limit is {max_actions}", title="Too many actions")
-    result = storage.insert_sessions(db, sessions, on_commit=on_commit) if sessions else storage.IngestResult()
+    hook = None
+    if on_commit is not None:
+        def hook(session, result):
+            on_commit(session, _reply(result, rejected))
+    result = storage.insert_sessions(db, sessions, on_commit=hook) if sessions else storage.IngestResult()
+    return _reply(result, rejected)
+
+
+def _reply(result, rejected):
     reply = result.to_dict()
     if rejected is not None:
         reply["rejected"] = [r.to_dict() for r in rejected]

@@ -83,7 +83,7 @@ def main():
     host = env.get("LOGSTORE_HOST", "127.0.0.1")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{host}:{port}",
-         "--workers", env.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"],
+         "--workers", env.get("WEB_CONCURRENCY", "2")],
         env=env, preexec_fn=_die_with_parent,
     )
     print(f"logstore: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops it", flush=True)

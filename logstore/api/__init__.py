@@ -1,6 +1,7 @@
 """The flask-restx Api: paths of every namespace are decided here."""
 from flask_restx import Api
 
+from ..auth import SECURITY_DEFINITIONS
 from ..errors import problem_response
 from .health import ns as health_ns
 from .logs import ns as logs_ns
@@ -20,6 +21,7 @@ def build_api(app):
         title="logstore",
         description="Ingest and query user-session logs (clicks, views, page navigation).",
         doc="/docs",
+        authorizations=SECURITY_DEFINITIONS,
     )
     api.add_namespace(logs_ns, path="/logs")
     api.add_namespace(health_ns, path="/")

@@ -5,8 +5,9 @@ import msgspec
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from .. import filters, formats, storage
-from ..bodies import BodyTooLarge, read_limited
+from .. import filters, formats, idempotency, storage
+from ..auth import caller_id, requires
+from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
 from ..db import get_db
 from ..errors import ApiError
@@ -36,9 +37,22 @@ def read_json_body():
         raise ApiError(415, "UNSUPPORTED_MEDIA_TYPE", "send the body as Content-Type: application/json")
     limit = settings().max_body_bytes
     try:
-        return read_limited(request.stream, request.content_length, limit)
+        return read_body(request.stream, request.content_length, request.headers.get("Content-Encoding"), limit)
     except BodyTooLarge as exc:
         raise ApiError(413, "BODY_TOO_LARGE", str(exc), title="Body too large") from None
+    except UnsupportedEncoding as exc:
+        raise ApiError(415, "UNSUPPORTED_ENCODING", str(exc), title="Unsupported Content-Encoding") from None
+    except InvalidEncoding as exc:
+        raise ApiError(400, "INVALID_ENCODING", str(exc), title="Malformed body encoding") from None
+
+
+def idempotent_response(key, body, process):
+    """The answer of ``process`` once per Idempotency-Key: stored, replayed, or refused (409 / 422)."""
+    key = idempotency.check_key(key)
+    fingerprint = idempotency.fingerprint(request.method, request.path.rstrip("/"), request.args, body)
+    status, raw, replayed = idempotency.run(get_db(), key, caller_id(), fingerprint, process)
+    headers = {"Idempotent-Replayed": "true"} if replayed else None
+    return Response(raw, status=status, mimetype="application/json", headers=headers)
 
 
 def parse_query(args, allowed):
@@ -54,24 +68,41 @@ def invalid_parameter(exc):
 
 @ns.route("", "/")
 class Logs(Resource):
-    @ns.doc(params={"partial": {"description": "true: store the valid sessions, report the invalid ones",
-                                "type": "boolean", "in": "query"}})
+    @ns.doc(params={
+        "partial": {"description": "true: store the valid sessions, report the invalid ones",
+                    "type": "boolean", "in": "query"},
+        "Idempotency-Key": {"description": "any unique string (a UUID): a retry with the same key and body "
+                            "within 24 h gets the first answer again and stores nothing", "type": "string",
+                            "in": "header"},
+        "Content-Encoding": {"description": "gzip, or absent", "type": "string", "in": "header"}})
     @ns.expect([schemas.session_log])
-    @ns.response(201, "Stored", schemas.ingest_result)
+    @ns.response(201, "Stored (or, with Idempotent-Replayed: true, the first answer to this Idempotency-Key)",
+                 schemas.ingest_result)
     @ns.response(400, "Invalid body: every problem with its JSON Pointer", schemas.problem)
-    @ns.response(413, "Body or action count over the limit", schemas.problem)
-    @ns.response(415, "Not application/json", schemas.problem)
+    @ns.response(409, "A request with this Idempotency-Key is still being processed", schemas.problem)
+    @ns.response(413, "Body (after gzip) or action count over the limit", schemas.problem)
+    @ns.response(415, "Not application/json, or a Content-Encoding other than gzip", schemas.problem)
+    @ns.response(422, "This Idempotency-Key was used with a different body", schemas.problem)
     @ns.response(503, "Database unavailable", schemas.problem)
+    @requires("write")
     def post(self):
         """Store an array of session logs (or one), all or nothing."""
         partial = _partial_flag(request.args)
-        reply = ingest(get_db(), read_json_body(), settings().max_actions, partial=partial)
-        return json_response(reply, 201)
+        body = read_json_body()
+
+        def process(on_commit=None):
+            return ingest(get_db(), body, settings().max_actions, partial=partial, on_commit=on_commit)
+
+        key = request.headers.get("Idempotency-Key")
+        if key is not None:
+            return idempotent_response(key, body, process)
+        return json_response(process(), 201)
 
     @ns.doc(params={**FILTER_PARAMS, **PAGE_PARAMS})
     @ns.response(200, "Matching session logs (or flat actions) in time order", [schemas.session_log])
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
     @ns.response(503, "Database unavailable", schemas.problem)
+    @requires("read")
     def get(self):
         """Query actions by user, session, types and time range, page by page."""
         args = request.args

@@ -100,3 +100,49 @@ def test_repeated_action_ids_count_as_duplicates(client):
     body = [session_log(actions=[dict(action(), id="x1"), dict(action(), id="x2")])]
     assert post(client, body).get_json() == {"sessions": 1, "actions": 2, "duplicates": 0}
     assert post(client, body).get_json() == {"sessions": 1, "actions": 0, "duplicates": 2}
+
+
+def test_gzip_bodies_are_accepted(client, db):
+    import gzip
+
+    response = client.post("/logs", data=gzip.compress(json.dumps([SPEC_EXAMPLE]).encode()),
+                           content_type="application/json", headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 201 and stored_count(db) == 3
+
+
+def stored_count(db):
+    return sum(doc["count"] for doc in db.sessions.find())
+
+
+def test_unknown_content_encoding_is_415(client, db):
+    response = client.post("/logs", data=json.dumps([SPEC_EXAMPLE]), content_type="application/json",
+                           headers={"Content-Encoding": "br"})
+    assert response.status_code == 415 and response.get_json()["code"] == "UNSUPPORTED_ENCODING"
+    assert db.sessions.count_documents({}) == 0
+
+
+def test_broken_gzip_is_400(client):
+    response = client.post("/logs", data=b"not gzip", content_type="application/json",
+                           headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 400 and response.get_json()["code"] == "INVALID_ENCODING"
+
+
+def test_a_gzip_bomb_is_413_fast_and_in_flat_memory(client, db):
+    """4 GiB of zeros in ~4 MB of gzip: refused after inflating just past the 10 MB limit."""
+    import time
+    import tracemalloc
+
+    from tests.test_bodies import gzip_bomb
+
+    bomb = gzip_bomb(4096)
+    assert len(bomb) < 5_000_000
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = client.post("/logs", data=bomb, content_type="application/json", headers={"Content-Encoding": "gzip"})
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 413 and response.get_json()["code"] == "BODY_TOO_LARGE"
+    assert elapsed < 2.0
+    assert peak < 40 * 1024 * 1024  # the 10 MB limit and its copies, not gigabytes
+    assert db.sessions.count_documents({}) == 0

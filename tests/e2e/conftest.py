@@ -72,6 +72,7 @@ def start_gunicorn(mongo_url, tmp_path, mongo_client):
         wait_until_up(base + "/health", process)
         return base, database
 
+    start.processes = started  # for tests that signal the server themselves
     yield start
     for process in started:
         stop(process)

@@ -57,3 +57,25 @@ def test_health_ready_and_docs(start_gunicorn):
     assert status == 200 and "/logs" in json.loads(raw)["paths"]
     status, headers, _ = request("GET", base + "/docs")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
+
+
+def test_idempotency_key_holds_across_workers(start_gunicorn, mongo_client):
+    """Eight concurrent sends of one batch under one key, to two workers: stored exactly once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    base, database = start_gunicorn(workers=2)
+    body = [SPEC_EXAMPLE]
+
+    def send(_):
+        return request("POST", base + "/logs", body, {"Idempotency-Key": "retry-storm"})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, range(8)))
+    statuses = sorted(status for status, _, _ in answers)
+    assert set(statuses) <= {201, 409} and 201 in statuses
+    stored = [json.loads(raw) for status, _, raw in answers if status == 201]
+    assert all(reply == {"sessions": 1, "actions": 3, "duplicates": 0} for reply in stored)
+    assert sum(d["count"] for d in mongo_client[database].sessions.find()) == 3
+    for status, headers, _ in answers:
+        if status == 409:
+            assert int(headers["Retry-After"]) >= 1

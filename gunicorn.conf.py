@@ -1,0 +1,39 @@
+"""gunicorn settings, read from the environment (gunicorn loads ./gunicorn.conf.py by itself).
+
+GUNICORN_CMD_ARGS and command-line flags still override everything here (the tests bind with
+``GUNICORN_CMD_ARGS=--bind=127.0.0.1:<port>``).
+"""
+import os
+import sys
+
+from dotenv import load_dotenv
+
+load_dotenv()
+
+# Heroku gives the port in PORT and expects us on every interface.
+bind = f"0.0.0.0:{os.environ.get('PORT') or '5000'}"
+# Heroku sets WEB_CONCURRENCY from the dyno size; 2 suits a small dyno.
+workers = int(os.environ.get("WEB_CONCURRENCY") or "2")
+# A worker silent this long is killed and replaced (a 50,000-action POST takes a few seconds).
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "30")
+# On SIGTERM (a deploy, a restart) workers finish the requests in flight for up to this long.
+# Heroku sends SIGKILL 30 s after SIGTERM, so stay below that.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "25")
+keepalive = 5
+# The app writes its own JSON line per request (logstore/requestlog.py); gunicorn's own access log
+# would print every request twice, with its query string.
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
+
+
+def on_starting(server):
+    """Check the settings once, in the master, before any worker starts: a bad start stops here.
+
+    gunicorn prints a RuntimeError (ConfigError is one) as ``Error: <message>`` and exits 1, instead of
+    every worker failing to boot with a traceback.
+    """
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from logstore.startup import check_settings
+
+    check_settings()

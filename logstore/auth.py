@@ -1,0 +1,144 @@
+"""API keys: three kinds (read, write, admin), compared in constant time, checked by a decorator.
+
+``@requires("read")`` on a Resource method (or any view) lets a request through when no keys are
+configured at all (the open mode, warned about at start) or when it carries a key of that kind or
+an admin key. No key or an unknown one is 401, a key of another kind 403. The key itself never
+leaves this module: the rest of the service (logs, idempotency scopes, rate limits) sees only
+``caller_id()``, a short digest of it.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+
+from flask import current_app, g, request
+
+from . import ratelimit
+from .config import ConfigError
+from .errors import ApiError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("read", "write", "admin")
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="logstore"'}
+
+# Swagger: both ways of sending a key, offered on every protected operation.
+SECURITY_DEFINITIONS = {
+    "bearer": {"type": "apiKey", "in": "header", "name": "Authorization",
+               "description": "Authorization: Bearer <key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "X-API-Key: <key>"},
+}
+SECURITY = ["bearer", "apiKey"]  # either one
+
+
+def _digest(key):
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+class KeyRing:
+    """The configured keys, kept as SHA-256 digests so that every comparison has one length."""
+
+    def __init__(self, settings):
+        self.entries = [(_digest(key), kind) for kind, keys in (
+            ("read", settings.read_keys), ("write", settings.write_keys), ("admin", settings.admin_keys))
+            for key in sorted(keys)]
+
+    @property
+    def is_open(self):
+        return not self.entries
+
+    def kinds_of(self, key):
+        """Every kind ``key`` holds; compares against every configured key, whatever matches first."""
+        presented = _digest(key)
+        kinds = set()
+        for digest, kind in self.entries:
+            if hmac.compare_digest(presented, digest):
+                kinds.add(kind)
+        return kinds
+
+
+def init_app(app):
+    """Keep the key ring; refuse an open start in production unless LOGSTORE_AUTH=off says so."""
+    settings = app.extensions["logstore.settings"]
+    ring = KeyRing(settings)
+    app.extensions["logstore.keys"] = ring
+    if ring.is_open:
+        check_open_start(settings)
+        log.warning("no API keys are configured: every endpoint is open to anyone who can reach it")
+
+
+def check_open_start(settings):
+    """ConfigError when ``settings`` hold no key and production does not say LOGSTORE_AUTH=off."""
+    if KeyRing(settings).is_open and settings.production and not settings.auth_off:
+        raise ConfigError(
+            "no API keys are configured: in production logstore refuses to start open. Set "
+            "LOGSTORE_WRITE_KEYS / LOGSTORE_READ_KEYS / LOGSTORE_ADMIN_KEYS, or LOGSTORE_AUTH=off to "
+            "run open on purpose")
+
+
+def presented_key():
+    """The key sent as ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    value = request.headers.get("X-API-Key", "").strip()
+    return value or None
+
+
+def authenticate(kind):
+    """Check the current request for a key allowing ``kind``; set ``g.caller`` to its digest."""
+    ring = current_app.extensions["logstore.keys"]
+    if ring.is_open:
+        g.caller = None
+        return
+    key = presented_key()
+    if key is None:
+        raise ApiError(401, "UNAUTHORIZED", "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                       headers=CHALLENGE)
+    kinds = ring.kinds_of(key)
+    if not kinds:
+        raise ApiError(401, "UNAUTHORIZED", "the API key is not valid",
+                       headers={"WWW-Authenticate": 'Bearer realm="logstore", error="invalid_token"'})
+    if kind not in kinds and "admin" not in kinds:
+        raise ApiError(403, "FORBIDDEN", f"this API key may not {_verbs[kind]}; it needs a {kind} or admin key")
+    g.caller = _digest(key).hex()[:16]
+
+
+_verbs = {"read": "read logs", "write": "store logs", "admin": "change or delete logs"}
+
+
+def caller_id():
+    """A short digest of the caller's key (None when the service is open): safe to store and log."""
+    return g.get("caller")
+
+
+def requires(kind):
+    """Decorate a view (or Resource method): key of ``kind`` (or admin) needed, then the rate limit."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}")
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            authenticate(kind)
+            ratelimit.check(caller_id())
+            return view(*args, **kwargs)
+
+        wrapper.__apidoc__ = _swagger_doc(getattr(view, "__apidoc__", {}), kind)
+        return wrapper
+
+    return decorate
+
+
+def _swagger_doc(doc, kind):
+    """flask-restx reads ``__apidoc__``: the key headers this operation takes and what refusal looks like."""
+    from .api.schemas import problem  # here, not at the top: api imports this module
+
+    responses = dict(doc.get("responses", {}))
+    responses.setdefault("401", ("No API key, or an unknown one (WWW-Authenticate says how to send it)", problem))
+    responses.setdefault("403", (f"The API key is not a {kind} or admin key", problem))
+    responses.setdefault("429", ("Over LOGSTORE_RATE_LIMIT for this key; Retry-After says when to retry", problem))
+    return {**doc, "security": SECURITY, "responses": responses}

@@ -1,0 +1,18 @@
+"""The checks a start must pass, runnable before any worker exists (gunicorn.conf.py's on_starting)."""
+from __future__ import annotations
+
+from . import auth, cors, ratelimit
+from .config import Settings
+
+
+def check_settings(environ=None):
+    """Read the settings and raise ConfigError for any start that must not happen.
+
+    The same checks run again in create_app; here they stop gunicorn's master with one clear line.
+    """
+    settings = Settings.from_env(environ)
+    auth.check_open_start(settings)
+    cors.check_origins(settings.cors_origins)
+    if settings.rate_limit:
+        ratelimit.parse_limit(settings.rate_limit)
+    return settings
