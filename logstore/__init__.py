@@ -37,6 +37,6 @@ def create_app(settings=None, *, database=None):
 def _ensure_indexes(app):
     """Create indexes at start; a database that is down now must not stop the start."""
     try:
-        storage.ensure_indexes(app.extensions["logstore.db"])
+        storage.ensure_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"].retention_days)
     except PyMongoError as exc:
         log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)

@@ -56,5 +56,5 @@ def ping(database):
 @click.command("create-indexes")
 def create_indexes_command():
     """Create (or confirm) every index; the Procfile's release phase runs this."""
-    storage.ensure_indexes(get_db())
+    storage.ensure_indexes(get_db(), current_app.extensions["logstore.settings"].retention_days)
     click.echo("indexes are in place")

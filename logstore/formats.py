@@ -42,3 +42,13 @@ def next_link(base_url, args, cursor):
     pairs = [(name, value) for name, value in args.items(multi=True) if name != "cursor"]
     pairs.append(("cursor", cursor))
     return f'<{base_url}?{urlencode(pairs)}>; rel="next"'
+
+
+def stats_rows(groups, fields):
+    """``stats_pipeline`` groups → ``[{<field>: value, …, "count": n}]``, keys in the order asked.
+
+    With no fields the answer is one row, the total, which is 0 when nothing matches.
+    """
+    if not fields:
+        return [{"count": groups[0]["count"] if groups else 0}]
+    return [{**{field: group["_id"].get(field) for field in fields}, "count": group["count"]} for group in groups]
