@@ -7,7 +7,7 @@ from flask import Flask
 from pymongo.errors import PyMongoError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import db, storage
+from . import dashboard, db, storage
 from .api import build_api
 from .config import Settings
 from .errors import register_error_handlers
@@ -30,6 +30,7 @@ def create_app(settings=None, *, database=None):
     db.init_app(app, database)
     register_error_handlers(app)
     build_api(app)
+    app.register_blueprint(dashboard.bp)
     _ensure_indexes(app)
     return app
 
