@@ -20,8 +20,12 @@ def action_out(stored):
 
 def flat_row(row):
     """A page row as the flat ``{userId, sessionId, time, type, properties}`` an analyst loads."""
-    flat = {"userId": row["userId"], "sessionId": row["sessionId"]}
-    flat.update(action_out(row["actions"]))
+    stored = row["actions"]
+    flat = {"userId": row["userId"], "sessionId": row["sessionId"],
+            "time": format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
+            "type": stored["type"], "properties": stored["p"]}
+    if "id" in stored:
+        flat["id"] = stored["id"]
     return flat
 
 

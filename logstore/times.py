@@ -67,17 +67,30 @@ def format_time(stored, offset, micros=0):
     :param offset: the offset it was sent in, in minutes.
     :param micros: the microseconds below the millisecond, when the time had any.
     """
-    local = stored + timedelta(minutes=offset, microseconds=micros)
-    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    # Hot in exports (once per action): isoformat and cached offsets, no strftime.
+    shift = _SHIFTS.get(offset)
+    if shift is None:
+        shift = _SHIFTS[offset] = (timedelta(minutes=offset), _offset_text(offset))
+    local = stored + shift[0]
+    if micros:
+        local += timedelta(microseconds=micros)
     micro = local.microsecond
-    if micro:
-        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    if not micro:
+        return local.isoformat(timespec="seconds") + shift[1]
+    if micro % 1000 == 0:
+        return local.isoformat(timespec="milliseconds") + shift[1]
+    return local.isoformat(timespec="microseconds") + shift[1]
+
+
+_SHIFTS = {}
+
+
+def _offset_text(offset):
     if offset == 0:
-        return text + "Z"
+        return "Z"
     sign = "-" if offset < 0 else "+"
     hours, minutes = divmod(abs(offset), 60)
-    return f"{text}{sign}{hours:02d}:{minutes:02d}"
-
+    return f"{sign}{hours:02d}:{minutes:02d}"
 
 _OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})?")
 _ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
