@@ -89,7 +89,7 @@ def rss_kb(pid, field="VmRSS"):
     raise RuntimeError(f"no {field} for {pid}")
 
 
-def start_service(url):
+def start_service(url, log_path):
     """The Procfile's web line with one worker on a free port; returns (process, base url, worker pid)."""
     port = free_port()
     web = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
@@ -98,7 +98,8 @@ def start_service(url):
     command[0] = str(Path(sys.executable).parent / command[0])
     env = {**os.environ, "MONGO_URL": url, "WEB_CONCURRENCY": "1",
            "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}"}
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(log_path, "wb")
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(300):
         try:
@@ -158,18 +159,26 @@ def main(argv=None):
         try:
             stored, seconds = seed(db, args.actions)
             print(f"seeded {stored:,} actions in {seconds:.1f} s", flush=True)
-            rows, raw_seconds = raw_pymongo(db)
-            raw_rate = rows / raw_seconds
-            print(f"pymongo alone:  {rows:,} rows in {raw_seconds:.1f} s = {raw_rate:,.0f} rows/s", flush=True)
-            service, base, worker = start_service(f"{url}/{name}")
+            # Twice: the first pass also warms the server's cache; the faster pass is the bar to meet.
+            raw_rate = 0
+            for attempt in ("cold", "warm"):
+                rows, raw_seconds = raw_pymongo(db)
+                raw_rate = max(raw_rate, rows / raw_seconds)
+                print(f"pymongo alone ({attempt}): {rows:,} rows in {raw_seconds:.1f} s = "
+                      f"{rows / raw_seconds:,.0f} rows/s", flush=True)
+            service, base, worker = start_service(f"{url}/{name}", Path(data_dir) / "gunicorn.log")
             for shape in ("ndjson", "csv"):
                 rows, seconds, before, peak = served_export(base, worker, shape)
                 print(f"export {shape:6}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s "
                       f"({rows / seconds / raw_rate:.0%} of pymongo alone); worker RSS {before / 1024:.0f} MB "
                       f"before, peak growth {(peak - before) / 1024:.1f} MB", flush=True)
+            if server is not None:
+                print(f"(the local SecantusDB's own peak RSS: {rss_kb(server.pid, 'VmHWM') / 1024:,.0f} MB; "
+                      "it materialises each pipeline, mongod streams it)", flush=True)
         finally:
             if service is not None:
                 stop(service)
+                print("gunicorn log (tail):", (Path(data_dir) / "gunicorn.log").read_text()[-1500:], sep="\n")
             client.drop_database(name)
             client.close()
             stop(server)
