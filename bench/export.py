@@ -96,8 +96,11 @@ def start_service(url, log_path):
                if line.startswith("web:"))
     command = shlex.split(web)
     command[0] = str(Path(sys.executable).parent / command[0])
-    env = {**os.environ, "MONGO_URL": url, "WEB_CONCURRENCY": "1",
-           "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}"}
+    # SecantusDB computes a whole pipeline before its first batch (~20 s for a million actions) and
+    # may then answer pymongo's heartbeat late; with the default 2 s the client declares the server
+    # down and cancels the export (a 503). mongod answers heartbeats during an aggregate.
+    env = {**os.environ, "MONGO_URL": url, "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1",
+           "LOGSTORE_DB_TIMEOUT_MS": "60000", "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}"}
     log = open(log_path, "wb")
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
