@@ -29,5 +29,5 @@ STATS_PARAMS = {
                 "rows are sorted by these keys in this order. Omitted: one row, the total count",
                 "type": "string", "in": "query", "example": "day,type"},
     "tz": {"description": "where days begin for groupBy=day: an IANA name (America/Denver) or an offset (+05:30); "
-           "default UTC", "type": "string", "in": "query"},
+           "default UTC; used only with groupBy=day", "type": "string", "in": "query"},
 }

@@ -81,3 +81,33 @@ def test_an_empty_export_is_empty_or_just_the_header(client):
 def test_bad_export_parameters_get_400(client, query, parameter):
     response = client.get("/logs/export" + query)
     assert response.status_code == 400 and response.get_json()["parameter"] == parameter
+
+
+def test_export_encodes_rows_as_the_cursor_yields_them(client, monkeypatch):
+    """The first chunk leaves after about one chunk of rows was read, not after the whole result."""
+    monkeypatch.setattr(exports, "ROWS_PER_CHUNK", 100)
+    monkeypatch.setattr(storage, "EXPORT_BATCH", 100)
+    post(client, [session_log(user=f"u{u}", actions=[action(f"2020-01-01T00:00:{s:02d}Z") for s in range(60)])
+                  for u in range(10)])
+    pulled = []
+    real = storage.export_rows
+
+    class Counting:
+        def __init__(self, cursor):
+            self.cursor = cursor
+
+        def __iter__(self):
+            for row in self.cursor:
+                pulled.append(1)
+                yield row
+
+        def close(self):
+            self.cursor.close()
+
+    monkeypatch.setattr(storage, "export_rows", lambda db, log_filter: Counting(real(db, log_filter)))
+    response = client.get("/logs/export", buffered=False)
+    chunks = iter(response.response)
+    first = next(chunks)
+    assert first.count(b"\n") == 100 and len(pulled) <= 101
+    assert sum(chunk.count(b"\n") for chunk in chunks) == 500 and len(pulled) == 600
+    response.close()

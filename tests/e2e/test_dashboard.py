@@ -57,7 +57,8 @@ def test_dashboard_shows_what_the_stats_endpoint_counts(start_gunicorn, browser,
         lambda d: d.find_element("id", "stats-table").get_attribute("data-ready") == "true")
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
 
-    with urllib.request.urlopen(f"{base}/logs/stats?{urlencode({**QUERY, 'groupBy': 'day,type', 'tz': 'America/Denver'})}") as got:
+    stats_query = urlencode({**QUERY, "groupBy": "day,type", "tz": "America/Denver"})
+    with urllib.request.urlopen(f"{base}/logs/stats?{stats_query}") as got:
         stats = {(row["day"], row["type"]): row["count"] for row in json.load(got)}
     shown = shown_counts(browser)
     assert {key for key, n in shown.items() if n} == set(stats)
