@@ -20,6 +20,12 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "30")
 # Heroku sends SIGKILL 30 s after SIGTERM, so stay below that.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "25")
 keepalive = 5
+# Threaded workers: a long GET /logs/export streams from a request thread while the worker's main
+# thread keeps telling the arbiter it is alive. With the default sync worker, any response that
+# takes longer than the timeout is aborted mid-stream, so an export of millions of actions would
+# fail. Threads also keep one slow export from blocking the worker's other requests.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS") or "4")
 # The app writes its own JSON line per request (logstore/requestlog.py); gunicorn's own access log
 # would print every request twice, with its query string.
 accesslog = None

@@ -7,7 +7,7 @@ from flask import Flask
 from pymongo.errors import PyMongoError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cors, db, idempotency, ratelimit, requestlog, storage
+from . import auth, cors, dashboard, db, ratelimit, requestlog
 from .api import build_api
 from .config import Settings
 from .errors import register_error_handlers
@@ -34,6 +34,7 @@ def create_app(settings=None, *, database=None):
     cors.init_app(app)
     register_error_handlers(app)
     build_api(app)
+    app.register_blueprint(dashboard.bp)
     _ensure_indexes(app)
     return app
 
@@ -41,7 +42,6 @@ def create_app(settings=None, *, database=None):
 def _ensure_indexes(app):
     """Create indexes at start; a database that is down now must not stop the start."""
     try:
-        for module in (storage, idempotency, ratelimit):
-            module.ensure_indexes(app.extensions["logstore.db"])
+        db.ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"])
     except PyMongoError as exc:
         log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)

@@ -53,9 +53,15 @@ def ping(database):
         return False
 
 
+def ensure_all_indexes(database, settings):
+    """Every collection's indexes, retention included; safe to run again."""
+    storage.ensure_indexes(database, settings.retention_days)
+    idempotency.ensure_indexes(database)
+    ratelimit.ensure_indexes(database)
+
+
 @click.command("create-indexes")
 def create_indexes_command():
     """Create (or confirm) every index; the Procfile's release phase runs this."""
-    for module in (storage, idempotency, ratelimit):
-        module.ensure_indexes(get_db())
+    ensure_all_indexes(get_db(), current_app.extensions["logstore.settings"])
     click.echo("indexes are in place")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .times import TimeFormatError, parse_time, sub_millis, to_naive_utc
+from .times import TimeFormatError, parse_time, parse_tz, sub_millis, to_naive_utc
 from .validation import ACTION_TYPES
 
 FILTER_PARAMS = ("userId", "sessionId", "types", "from", "to")
@@ -141,3 +141,30 @@ def _bound(args, name):
     micros = sub_millis(instant)
     naive = to_naive_utc(instant)
     return Bound(naive.replace(microsecond=naive.microsecond - micros), micros)
+
+
+def parse_group_by(args, keys):
+    """The ``groupBy`` keys in the order given (a comma list, or the parameter repeated); () if absent."""
+    chosen = []
+    for value in args.getlist("groupBy"):
+        for name in value.split(","):
+            name = name.strip()
+            if name not in keys:
+                raise InvalidParameter("groupBy", f"unknown groupBy key '{name}'; keys are {', '.join(keys)}")
+            if name in chosen:
+                raise InvalidParameter("groupBy", f"groupBy names '{name}' twice")
+            chosen.append(name)
+    return tuple(chosen)
+
+
+def parse_zone(args, default="UTC"):
+    """The ``tz`` parameter in the form MongoDB's date operators take (see ``times.parse_tz``)."""
+    text = single_value(args, "tz")
+    if text is None:
+        return default
+    if text[0] == " ":
+        text = "+" + text[1:]  # an unencoded '+' arrives as a space
+    try:
+        return parse_tz(text)[0]
+    except TimeFormatError as exc:
+        raise InvalidParameter("tz", str(exc)) from None

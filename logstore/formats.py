@@ -20,8 +20,12 @@ def action_out(stored):
 
 def flat_row(row):
     """A page row as the flat ``{userId, sessionId, time, type, properties}`` an analyst loads."""
-    flat = {"userId": row["userId"], "sessionId": row["sessionId"]}
-    flat.update(action_out(row["actions"]))
+    stored = row["actions"]
+    flat = {"userId": row["userId"], "sessionId": row["sessionId"],
+            "time": format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
+            "type": stored["type"], "properties": stored["p"]}
+    if "id" in stored:
+        flat["id"] = stored["id"]
     return flat
 
 
@@ -42,3 +46,13 @@ def next_link(base_url, args, cursor):
     pairs = [(name, value) for name, value in args.items(multi=True) if name != "cursor"]
     pairs.append(("cursor", cursor))
     return f'<{base_url}?{urlencode(pairs)}>; rel="next"'
+
+
+def stats_rows(groups, fields):
+    """``stats_pipeline`` groups → ``[{<field>: value, …, "count": n}]``, keys in the order asked.
+
+    With no fields the answer is one row, the total, which is 0 when nothing matches.
+    """
+    if not fields:
+        return [{"count": groups[0]["count"] if groups else 0}]
+    return [{**{field: group["_id"].get(field) for field in fields}, "count": group["count"]} for group in groups]

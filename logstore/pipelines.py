@@ -92,10 +92,13 @@ def after_match(after):
     return {"$or": branches}
 
 
-def unwound_actions(log_filter, after=None):
-    """Stages that yield one row per matching action: ``{userId, sessionId, b, i, actions: {...}}``."""
+def unwound_actions(log_filter, after=None, keep_id=False):
+    """Stages that yield one row per matching action: ``{userId, sessionId, b, i, actions: {...}}``.
+
+    :param keep_id: keep the bucket's ``_id`` in each row (what a delete needs to find it again).
+    """
     stages = bucket_match_stages(log_filter, after)
-    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1, "_id": 0}})
+    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1, "_id": int(keep_id)}})
     stages.append({"$unwind": {"path": "$actions", "includeArrayIndex": "i"}})
     conditions = [c for c in (action_match(log_filter),) if c]
     if after is not None:
@@ -113,3 +116,45 @@ def page_pipeline(log_filter, limit, after=None):
 def sort_key(row):
     """The SORT_FIELDS values of a row from ``page_pipeline``."""
     return (row["actions"]["t"], row["userId"], row["sessionId"], row["b"], row["i"])
+
+
+def export_pipeline(log_filter):
+    """Every matching action in storage order (bucket by bucket, actions as stored): no ``$sort``.
+
+    A time sort over millions of actions would be a blocking sort that holds them all on the
+    server; in storage order the server streams rows as it reads buckets.
+    """
+    return unwound_actions(log_filter)
+
+
+# Stats: the group keys a client may ask for, and the output field each one fills.
+GROUP_KEYS = {"type": "type", "day": "day", "user": "userId", "session": "sessionId"}
+
+
+def stats_pipeline(log_filter, group_by, tz="UTC"):
+    """Count matching actions per group, sorted by the group keys in the order given.
+
+    :param group_by: a sequence of GROUP_KEYS names; empty gives one row, the total.
+    :param tz: an IANA name or ``±HH:MM`` offset, where days begin and end.
+    """
+    values = {
+        "type": "$actions.type",
+        "day": {"$dateToString": {"date": "$actions.t", "format": "%Y-%m-%d", "timezone": tz}},
+        "userId": "$userId",
+        "sessionId": "$sessionId",
+    }
+    fields = [GROUP_KEYS[name] for name in group_by]
+    stages = unwound_actions(log_filter)
+    group_id = {field: values[field] for field in fields} if fields else None
+    stages.append({"$group": {"_id": group_id, "count": {"$sum": 1}}})
+    if fields:
+        stages.append({"$sort": {f"_id.{field}": 1 for field in fields}})
+    return stages
+
+
+def delete_targets_pipeline(log_filter, bucket_ids):
+    """For each of ``bucket_ids`` holding a matching action: ``{_id, count, i: [matching indexes]}``."""
+    stages = [{"$match": {"_id": {"$in": list(bucket_ids)}}}]
+    stages += unwound_actions(log_filter, keep_id=True)
+    stages.append({"$group": {"_id": "$_id", "i": {"$push": "$i"}}})
+    return stages

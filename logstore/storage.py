@@ -17,12 +17,13 @@ import logging
 from dataclasses import dataclass
 
 import bson
-from pymongo import ASCENDING, InsertOne, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo import ASCENDING, DeleteOne, InsertOne, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
 from . import pipelines
+from .filters import InvalidParameter
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,40 @@ class _Conflict(Exception):
     """Another writer changed a bucket between our read and our write; read again."""
 
 
-def ensure_indexes(db):
-    """Create the indexes every query relies on; safe to run again (same options, nothing changes)."""
+def ensure_indexes(db, retention_days=None):
+    """Create the indexes every query relies on; safe to run again (same options, nothing changes).
+
+    :param retention_days: when set, the ``last`` index is also a TTL index: a bucket is removed
+        once its newest action is older than this. A changed value is applied with ``collMod``;
+        None removes the expiry (the index is rebuilt without it: MongoDB cannot unset a TTL).
+    """
     collection = db[SESSIONS]
     for keys, options in INDEXES:
-        collection.create_index(keys, **options)
+        if options["name"] != RETENTION_INDEX:
+            collection.create_index(keys, **options)
+    _ensure_retention(db, retention_days)
+
+
+RETENTION_INDEX = "last"
+
+
+def _ensure_retention(db, retention_days):
+    collection = db[SESSIONS]
+    wanted = None if retention_days is None else max(1, round(retention_days * 86400))
+    existing = collection.index_information().get(RETENTION_INDEX)
+    if existing is not None and existing.get("expireAfterSeconds") == wanted:
+        return
+    if existing is not None and wanted is not None and "expireAfterSeconds" in existing:
+        db.command("collMod", SESSIONS, index={"name": RETENTION_INDEX, "expireAfterSeconds": wanted})
+        log.info("retention changed to %s s (collMod)", wanted)
+        return
+    if existing is not None:
+        collection.drop_index(RETENTION_INDEX)
+    options = {"name": RETENTION_INDEX}
+    if wanted is not None:
+        options["expireAfterSeconds"] = wanted
+    collection.create_index([("last", ASCENDING)], **options)
+    log.info("index %s (re)built, expireAfterSeconds=%s", RETENTION_INDEX, wanted)
 
 
 def insert_sessions(db, sessions, on_commit=None):
@@ -239,3 +269,98 @@ def query_page(db, log_filter, limit, after=None):
     return rows[:limit], len(rows) > limit
 
 
+
+
+# How many action rows the server sends per batch of an export: large enough to keep round trips
+# few, small enough that a batch stays far below a megabyte or two in memory.
+EXPORT_BATCH = 2000
+
+
+def export_rows(db, log_filter):
+    """Every matching action row, in storage order, as a cursor the caller iterates (and closes).
+
+    The first batch is read here, so a database that is down fails before any byte is sent.
+    """
+    return db[SESSIONS].aggregate(pipelines.export_pipeline(log_filter), allowDiskUse=True,
+                                  batchSize=EXPORT_BATCH)
+
+
+def action_stats(db, log_filter, group_by, tz):
+    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
+    pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
+    try:
+        return list(db[SESSIONS].aggregate(pipeline, allowDiskUse=True))
+    except OperationFailure as exc:
+        # Python's tz database knew the name but the server's does not (a version apart).
+        if exc.code in (40485, 40517):
+            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+        raise
+
+
+# --- deleting -----------------------------------------------------------------------------------
+
+# Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
+DELETE_BATCH = 100
+
+
+def delete_actions(db, log_filter):
+    """Delete the matching actions; rewrite each touched bucket's summary, remove emptied buckets.
+
+    Each batch of buckets is one transaction that finds the matching actions with the same
+    pipeline stages as a query, then rewrites each bucket conditioned on its ``count``. An append
+    racing with it (``insert_sessions`` conditions on ``count`` too) makes one side retry, so
+    nothing that did not match is lost. A large delete is atomic per batch, not as a whole.
+
+    :return: how many actions were deleted.
+    """
+    stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
+    cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH)
+    deleted, chunk = 0, []
+    with cursor:
+        for bucket in cursor:
+            chunk.append(bucket["_id"])
+            if len(chunk) == DELETE_BATCH:
+                deleted += _delete_from_buckets(db, log_filter, chunk)
+                chunk = []
+    if chunk:
+        deleted += _delete_from_buckets(db, log_filter, chunk)
+    return deleted
+
+
+def _delete_from_buckets(db, log_filter, bucket_ids):
+    for attempt in range(MAX_ATTEMPTS):
+        with db.client.start_session() as session:
+            try:
+                return session.with_transaction(
+                    lambda s: _delete_batch(db, log_filter, bucket_ids, s),
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
+            except _Conflict:
+                log.info("delete raced with a writer, retrying (attempt %d)", attempt + 1)
+    raise RuntimeError("could not delete: too many concurrent writers on the same sessions")
+
+
+def _delete_batch(db, log_filter, bucket_ids, session):
+    collection = db[SESSIONS]
+    pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
+    targets = {row["_id"]: set(row["i"]) for row in collection.aggregate(pipeline, session=session)}
+    if not targets:
+        return 0
+    operations, deleted = [], 0
+    for bucket in collection.find({"_id": {"$in": list(targets)}}, session=session):
+        kept = [a for i, a in enumerate(bucket["actions"]) if i not in targets[bucket["_id"]]]
+        deleted += len(bucket["actions"]) - len(kept)
+        condition = {"_id": bucket["_id"], "count": bucket["count"]}
+        operations.append(UpdateOne(condition, {"$set": _rewritten(kept)}) if kept else DeleteOne(condition))
+    written = collection.bulk_write(operations, ordered=True, session=session)
+    if written.matched_count + written.deleted_count != len(operations):
+        raise _Conflict()
+    return deleted
+
+
+def _rewritten(actions):
+    """The fields of a bucket that now holds only ``actions``."""
+    first, last, types = _summary(actions)
+    return {"actions": actions, "count": len(actions), "bytes": len(bson.encode({"a": actions})),
+            "first": first, "last": last, "types": types}

@@ -9,8 +9,10 @@ A stored time is a BSON datetime (UTC, milliseconds) plus ``o``, the offset in m
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 
@@ -65,13 +67,57 @@ def format_time(stored, offset, micros=0):
     :param offset: the offset it was sent in, in minutes.
     :param micros: the microseconds below the millisecond, when the time had any.
     """
-    local = stored + timedelta(minutes=offset, microseconds=micros)
-    text = local.strftime("%Y-%m-%dT%H:%M:%S")
+    # Hot in exports (once per action): isoformat and cached offsets, no strftime.
+    shift = _SHIFTS.get(offset)
+    if shift is None:
+        shift = _SHIFTS[offset] = (timedelta(minutes=offset), _offset_text(offset))
+    local = stored + shift[0]
+    if micros:
+        local += timedelta(microseconds=micros)
     micro = local.microsecond
-    if micro:
-        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
+    if not micro:
+        return local.isoformat(timespec="seconds") + shift[1]
+    if micro % 1000 == 0:
+        return local.isoformat(timespec="milliseconds") + shift[1]
+    return local.isoformat(timespec="microseconds") + shift[1]
+
+
+_SHIFTS = {}
+
+
+def _offset_text(offset):
     if offset == 0:
-        return text + "Z"
+        return "Z"
     sign = "-" if offset < 0 else "+"
     hours, minutes = divmod(abs(offset), 60)
-    return f"{text}{sign}{hours:02d}:{minutes:02d}"
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+_OFFSET = re.compile(r"([+-])(\d{2}):?(\d{2})?")
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
+
+
+def parse_tz(text):
+    """A time zone for day boundaries, in the form MongoDB's date operators take.
+
+    Accepts an IANA name (``America/Denver``, ``UTC``) or an offset ``±HH:MM`` (also ``±HHMM``,
+    ``±HH``, ``Z``); returns the name, or the offset as ``±HH:MM``. Also returns a tzinfo for
+    Python callers (tests, the dashboard's expectations).
+
+    :raise TimeFormatError: for anything else.
+    """
+    if text in ("Z", "z"):
+        return "+00:00", timezone.utc
+    match = _OFFSET.fullmatch(text)
+    if match:
+        sign, hours, minutes = match.group(1), int(match.group(2)), int(match.group(3) or 0)
+        if hours > 23 or minutes > 59:
+            raise TimeFormatError(f"offset {text!r} is out of range")
+        delta = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
+        return f"{sign}{hours:02d}:{minutes:02d}", timezone(delta)
+    if _ZONE_NAME.fullmatch(text):
+        try:
+            return text, ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    raise TimeFormatError(f"unknown time zone {text!r}: give an IANA name such as America/Denver "
+                          "or an offset such as +05:30")

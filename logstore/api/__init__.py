@@ -3,6 +3,7 @@ from flask_restx import Api
 
 from ..auth import SECURITY_DEFINITIONS
 from ..errors import problem_response
+from . import analyst  # noqa: F401  (adds /logs/export and /logs/stats to the logs namespace)
 from .health import ns as health_ns
 from .logs import ns as logs_ns
 

@@ -122,6 +122,19 @@ class Logs(Resource):
             headers["Link"] = formats.next_link(request.base_url, args, cursor)
         return json_response(body, headers=headers)
 
+    @ns.doc(params=FILTER_PARAMS)
+    @ns.response(200, "Deleted; the number of actions removed", schemas.delete_result)
+    @ns.response(400, "No filter, or an unknown parameter or bad value", schemas.problem)
+    @ns.response(503, "Database unavailable", schemas.problem)
+    @requires("admin")
+    def delete(self):
+        """Delete the matching actions (at least one filter required); sessions left empty go too."""
+        log_filter = parse_query(request.args, filters.FILTER_PARAMS)
+        if log_filter.is_empty:
+            raise ApiError(400, "FILTER_REQUIRED", "name at least one of userId, sessionId, types, from, to: "
+                           "DELETE /logs never deletes everything", title="Filter required")
+        return json_response({"deleted": storage.delete_actions(get_db(), log_filter)})
+
 
 def _partial_flag(args):
     try:

@@ -17,3 +17,17 @@ PAGE_PARAMS = {
     "format": {"description": "sessions (default): session logs in the POST shape; actions: flat rows",
                "type": "string", "enum": ["sessions", "actions"], "in": "query"},
 }
+
+EXPORT_PARAMS = {
+    "format": {"description": "ndjson (default): one flat action per line, application/x-ndjson; csv: a header "
+               "row, then columns userId, sessionId, time, type, locationX, locationY, viewedId, pageFrom, pageTo, "
+               "properties (further keys as JSON)", "type": "string", "enum": ["ndjson", "csv"], "in": "query"},
+}
+
+STATS_PARAMS = {
+    "groupBy": {"description": "comma list of type, day, user, session (output keys type, day, userId, sessionId); "
+                "rows are sorted by these keys in this order. Omitted: one row, the total count",
+                "type": "string", "in": "query", "example": "day,type"},
+    "tz": {"description": "where days begin for groupBy=day: an IANA name (America/Denver) or an offset (+05:30); "
+           "default UTC; used only with groupBy=day", "type": "string", "in": "query"},
+}

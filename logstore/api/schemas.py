@@ -52,4 +52,15 @@ problem = Model("Problem", {
 
 status = Model("Status", {"status": fields.String(example="ok")})
 
-ALL = (action, session_log, flat_action, rejected, ingest_result, problem_item, problem, status)
+stats_row = Model("StatsRow", {
+    "type": fields.String(enum=ACTION_TYPES, description="with groupBy=type"),
+    "day": fields.String(description="with groupBy=day: the day in the requested tz", example="2018-10-18"),
+    "userId": fields.String(description="with groupBy=user"),
+    "sessionId": fields.String(description="with groupBy=session"),
+    "count": fields.Integer(required=True, description="matching actions in the group", example=12),
+})
+
+delete_result = Model("DeleteResult", {"deleted": fields.Integer(description="actions deleted", example=3)})
+
+ALL = (action, session_log, flat_action, rejected, ingest_result, problem_item, problem, status, stats_row,
+       delete_result)

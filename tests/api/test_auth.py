@@ -108,3 +108,25 @@ def test_keys_never_reach_the_logs(client, capsys, caplog):
     assert '"path": "/logs"' in logged  # the request lines were written
     for secret in ("w-key-1", "wrong-secret-key", "r-key"):
         assert secret not in logged
+
+
+@pytest.mark.parametrize("path", ["/logs/export", "/logs/stats?groupBy=type"])
+def test_export_and_stats_need_a_read_key(client, path):
+    assert client.get(path).status_code == 401
+    assert client.get(path, headers=bearer("w-key-1")).status_code == 403
+    assert client.get(path, headers=bearer("r-key")).status_code == 200
+    assert client.get(path, headers=bearer("a-key")).status_code == 200
+
+
+def test_delete_needs_an_admin_key(client, db):
+    assert post(client, bearer("w-key-1")).status_code == 201
+    for headers, status in [(None, 401), (bearer("r-key"), 403), (bearer("w-key-1"), 403)]:
+        assert client.delete("/logs?userId=ABC123XYZ", headers=headers).status_code == status
+    assert db.sessions.count_documents({}) == 1
+    response = client.delete("/logs?userId=ABC123XYZ", headers=bearer("a-key"))
+    assert response.status_code == 200 and response.get_json() == {"deleted": 3}
+
+
+def test_the_dashboard_page_is_open_but_its_data_is_not(client):
+    assert client.get("/dashboard").status_code == 200
+    assert client.get("/logs/stats").status_code == 401

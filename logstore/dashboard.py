@@ -1,0 +1,12 @@
+"""The analysts' dashboard: one HTML page, a stylesheet and a script; no build step, nothing fetched
+from the internet. The page reads ``/logs/stats`` and links ``/logs/export`` like any other client."""
+from flask import Blueprint, render_template
+
+bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static/dashboard",
+               static_url_path="/dashboard/static")
+
+
+@bp.get("/dashboard")
+@bp.get("/dashboard/")
+def dashboard():
+    return render_template("dashboard.html")

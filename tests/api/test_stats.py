@@ -1,0 +1,94 @@
+"""GET /logs/stats: one aggregation, compared with counts made in Python from the same data."""
+import json
+import random
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from logstore.times import parse_time
+from tests.builders import action, session_log
+
+TYPES = ("CLICK", "VIEW", "NAVIGATE")
+
+
+@pytest.fixture
+def seeded(client):
+    """Actions every ~50 min over three days, in several offsets: many sit near a day boundary somewhere."""
+    rng = random.Random(3)
+    body, sent = [], []
+    for user in ("ann", "bob", "cy"):
+        for session in ("s1", "s2"):
+            acts = []
+            for _ in range(rng.randrange(20, 40)):
+                instant = datetime(2020, 3, 7, tzinfo=timezone.utc) + timedelta(minutes=rng.randrange(3 * 24 * 60))
+                offset = timezone(timedelta(minutes=rng.choice([-360, 0, 330, 60])))
+                text = instant.astimezone(offset).isoformat()
+                acts.append(action(text, rng.choice(TYPES)))
+                sent.append((user, session, instant, acts[-1]["type"]))
+            body.append(session_log(user=user, session=session, actions=acts))
+    response = client.post("/logs", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 201
+    return sent
+
+
+def stats(client, query, status=200):
+    response = client.get("/logs/stats" + query)
+    assert response.status_code == status, response.get_json()
+    return response.get_json()
+
+
+def expected(rows, keys, zone):
+    count = Counter()
+    for user, session, instant, kind in rows:
+        values = {"type": kind, "day": instant.astimezone(zone).date().isoformat(), "userId": user,
+                  "sessionId": session}
+        count[tuple(values[k] for k in keys)] += 1
+    return [{**dict(zip(keys, key)), "count": n} for key, n in sorted(count.items())]
+
+
+@pytest.mark.parametrize("tz, zone", [("UTC", timezone.utc), ("America/Denver", ZoneInfo("America/Denver")),
+                                      ("%2B05:30", timezone(timedelta(hours=5, minutes=30))),
+                                      ("Asia/Kathmandu", ZoneInfo("Asia/Kathmandu"))])
+def test_counts_per_day_and_type_match_python_in_each_time_zone(client, seeded, tz, zone):
+    assert stats(client, f"?groupBy=day,type&tz={tz}") == expected(seeded, ("day", "type"), zone)
+
+
+def test_a_time_zone_moves_actions_across_the_day_boundary(client):
+    # 03:00Z and 06:00Z on March 8 are still March 7 in Denver (UTC-7), already March 8 in UTC;
+    # at -05:00 they fall on either side of midnight.
+    body = [session_log(actions=[action("2020-03-08T03:00:00Z"), action("2020-03-08T11:30:00+05:30", "VIEW")])]
+    assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+    assert stats(client, "?groupBy=day") == [{"day": "2020-03-08", "count": 2}]
+    assert stats(client, "?groupBy=day&tz=America/Denver") == [{"day": "2020-03-07", "count": 2}]
+    assert stats(client, "?groupBy=day&tz=%2B05:30") == [{"day": "2020-03-08", "count": 2}]
+    assert stats(client, "?groupBy=day&tz=-05:00") == [{"day": "2020-03-07", "count": 1},
+                                                        {"day": "2020-03-08", "count": 1}]
+
+
+def test_rows_follow_the_order_of_the_group_keys(client, seeded):
+    got = stats(client, "?groupBy=type,user,session")
+    assert got == expected(seeded, ("type", "userId", "sessionId"), timezone.utc)
+    assert list(got[0]) == ["type", "userId", "sessionId", "count"]
+
+
+def test_filters_apply_and_no_group_by_gives_the_total(client, seeded):
+    start, end = "2020-03-08T00:00:00-06:00", "2020-03-09T12:00:00Z"
+    rows = [r for r in seeded if r[0] == "bob" and r[3] in ("CLICK", "VIEW")
+            and parse_time(start) <= r[2] <= parse_time(end)]
+    query = f"?userId=bob&types=CLICK,VIEW&from={start}&to={end}"
+    assert stats(client, query) == [{"count": len(rows)}]
+    assert stats(client, query + "&groupBy=day,type&tz=Europe/Paris") == expected(
+        rows, ("day", "type"), ZoneInfo("Europe/Paris"))
+    assert stats(client, "?userId=nobody") == [{"count": 0}]
+    assert stats(client, "?userId=nobody&groupBy=type") == []
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("?groupBy=week", "groupBy"), ("?groupBy=day,day", "groupBy"), ("?tz=Mars/Olympus", "tz"),
+    ("?tz=%2B25:00", "tz"), ("?tz=UTC&tz=UTC", "tz"), ("?group=day", "group"), ("?limit=3", "limit"),
+])
+def test_bad_stats_parameters_get_400_naming_them(client, query, parameter):
+    problem = stats(client, query, status=400)
+    assert problem["parameter"] == parameter

@@ -1,0 +1,84 @@
+"""LOGSTORE_RETENTION_DAYS: a TTL on the buckets' ``last`` index, applied (and changed) at start."""
+import json
+import time
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from logstore import create_app, storage
+from logstore.config import Settings
+from logstore.validation import parse_batch
+from tests.builders import action, session_log
+
+
+def last_index(db):
+    return db.sessions.index_information()["last"]
+
+
+def test_retention_sets_changes_and_removes_the_ttl_at_start(db):
+    create_app(Settings(), database=db)
+    assert "expireAfterSeconds" not in last_index(db)
+    create_app(Settings(retention_days=30), database=db)
+    assert last_index(db)["expireAfterSeconds"] == 30 * 86400
+    create_app(Settings(retention_days=0.5), database=db)
+    assert last_index(db)["expireAfterSeconds"] == 43200
+    create_app(Settings(), database=db)
+    info = last_index(db)
+    assert "expireAfterSeconds" not in info and info["key"] == [("last", 1)]
+
+
+def test_create_indexes_command_applies_the_retention(db):
+    app = create_app(Settings(retention_days=7), database=db)
+    db.sessions.drop_indexes()
+    with app.app_context():  # the flask command pushes one too
+        result = app.test_cli_runner().invoke(args=["create-indexes"])
+    assert result.exit_code == 0, result.output
+    assert last_index(db)["expireAfterSeconds"] == 7 * 86400
+
+
+@pytest.fixture(scope="module")
+def fast_ttl_client(tmp_path_factory):
+    """A server of our own whose TTL monitor sweeps every second (the default is 60 s)."""
+    from secantus import SecantusDBServer
+
+    server = SecantusDBServer(host="127.0.0.1", port=0, ttl_sweep_seconds=1,
+                              storage_path=str(tmp_path_factory.mktemp("secantus-ttl")))
+    server.start()
+    client = MongoClient(f"mongodb://127.0.0.1:{server.port}/", serverSelectionTimeoutMS=5000)
+    yield client
+    client.close()
+    server.stop()
+
+
+def seed_old_and_new(db):
+    now = datetime.utcnow()
+    old, new = now - timedelta(days=3), now - timedelta(hours=1)
+    body = [session_log(user="old", actions=[action(old.strftime("%Y-%m-%dT%H:%M:%SZ"))]),
+            session_log(user="both", actions=[action(old.strftime("%Y-%m-%dT%H:%M:%SZ")),
+                                              action(new.strftime("%Y-%m-%dT%H:%M:%SZ"))]),
+            session_log(user="new", actions=[action(new.strftime("%Y-%m-%dT%H:%M:%SZ"))])]
+    storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+
+
+def users_after_sweeps(db, seconds=2.5):
+    time.sleep(seconds)
+    return sorted(doc["userId"] for doc in db.sessions.find())
+
+
+def test_old_sessions_expire_by_their_newest_action(fast_ttl_client):
+    db = fast_ttl_client[f"ttl_{uuid.uuid4().hex[:8]}"]
+    create_app(Settings(retention_days=2), database=db)
+    seed_old_and_new(db)
+    deadline = time.monotonic() + 10
+    while db.sessions.count_documents({"userId": "old"}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert users_after_sweeps(db, 1.5) == ["both", "new"]
+
+
+def test_without_retention_nothing_expires(fast_ttl_client):
+    db = fast_ttl_client[f"ttl_{uuid.uuid4().hex[:8]}"]
+    create_app(Settings(), database=db)
+    seed_old_and_new(db)
+    assert users_after_sweeps(db) == ["both", "new", "old"]
