@@ -17,6 +17,7 @@ timeout (LOGSTORE_DB_TIMEOUT_MS) and never waits twice for a server that could n
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -40,6 +41,8 @@ BUCKET_MAX_BYTES = 2 * 1024 * 1024
 MAX_ATTEMPTS = 20
 # Backoff between transaction attempts: jittered, growing, capped (pymongo uses the same shape).
 BACKOFF_FIRST, BACKOFF_MAX = 0.005, 0.25
+# Longest wait for a server to abort a failed attempt on (a reachable one answers in milliseconds).
+ABORT_SECONDS = 0.5
 # How many sessions one read of bucket heads asks for: a long $or is slow on some servers.
 HEADS_PER_READ = 200
 
@@ -98,48 +101,59 @@ def run_transaction(client, callback, budget):
     Retried, as ``ClientSession.with_transaction`` does: an attempt whose error is labelled
     TransientTransactionError (dropped connection, write conflict, election) or that lost a race on
     a bucket; a commit labelled UnknownTransactionCommitResult, with the same transaction number,
-    which the server applies at most once. Never retried: a server that could not be selected at all,
-    since waiting for it again would only double the time to a 503.
+    which the server applies at most once. The first try has the client's usual timeouts; every
+    retry runs under a pymongo deadline of what is left of the budget, so retrying, server selection
+    included, ends with it. A server that could not be selected at all is not waited for again.
     """
     started = time.monotonic()
     attempt = 0
     with client.start_session() as session:
         while True:
             attempt += 1
-            session.start_transaction(read_concern=ReadConcern("snapshot"), write_concern=WriteConcern("majority"))
-            try:
-                result = callback(session)
-            except Exception as exc:
-                _abort(session, exc)
-                if not (_raced(exc) or _labelled(exc, "TransientTransactionError")):
-                    raise
-                _pause_or_give_up(exc, started, budget, attempt)
-                continue
-            if _commit(session, started, budget):
-                return result
-            _pause_or_give_up(None, started, budget, attempt)
+            with _retry_deadline(started, budget, attempt > 1):
+                session.start_transaction(read_concern=ReadConcern("snapshot"),
+                                          write_concern=WriteConcern("majority"))
+                try:
+                    result = callback(session)
+                except Exception as exc:
+                    _abort(session, exc, started, budget)
+                    if not (_raced(exc) or _labelled(exc, "TransientTransactionError")):
+                        raise
+                    error = exc
+                else:
+                    if _commit(session, started, budget, attempt > 1):
+                        return result
+                    error = None
+            _pause_or_give_up(error, started, budget, attempt)
 
 
-def _abort(session, exc):
-    """Abort the attempt on the server, unless no server could be found a moment ago: waiting for
-    one again only to abort would double the time to a 503 (mongod drops an abandoned transaction
-    after transactionLifetimeLimitSeconds anyway)."""
+def _retry_deadline(started, budget, retrying):
+    """No deadline for a first try; for a retry, what is left of the budget (at least a moment)."""
+    if not retrying:
+        return contextlib.nullcontext()
+    return pymongo.timeout(max(budget - (time.monotonic() - started), 0.001))
+
+
+def _abort(session, exc, started, budget):
+    """Abort the attempt on the server, so that its writes stop blocking the retry; but wait for a
+    server no longer than the budget allows, and not at all when none could be found a moment ago
+    (mongod drops an abandoned transaction after transactionLifetimeLimitSeconds anyway)."""
     if not session.in_transaction:
         return
-    if isinstance(exc, ServerSelectionTimeoutError):
-        with pymongo.timeout(0.001):
-            session.abort_transaction()  # fails at once, and ends the transaction client-side
-    else:
-        session.abort_transaction()
+    left = 0.0 if isinstance(exc, ServerSelectionTimeoutError) else budget - (time.monotonic() - started)
+    with pymongo.timeout(min(max(left, 0.001), ABORT_SECONDS)):
+        session.abort_transaction()  # never raises; ends the transaction client-side in any case
 
 
-def _commit(session, started, budget):
+def _commit(session, started, budget, retrying):
     """Commit; True once committed, False when the whole transaction must run again."""
     while True:
         try:
-            session.commit_transaction()
+            with _retry_deadline(started, budget, retrying):
+                session.commit_transaction()
             return True
         except PyMongoError as exc:
+            retrying = True
             if _labelled(exc, "UnknownTransactionCommitResult") and _within(started, budget):
                 continue
             if _labelled(exc, "TransientTransactionError") and _within(started, budget):
