@@ -75,3 +75,10 @@ def test_json_nested_past_the_decoders_limit_is_a_400_not_a_500(client):
             response = client.post(path, data=body, content_type="application/json")
             assert response.status_code == 400, (path, response.get_json())
             assert response.get_json()["code"] == "INVALID_JSON"
+
+
+def test_a_query_string_of_raw_non_utf8_bytes_is_a_400(client):
+    for path in ("/logs", "/ready"):
+        response = client.get(path, environ_overrides={"QUERY_STRING": "userId=\x8d"})
+        assert response.status_code == 400
+        assert response.get_json()["code"] == "INVALID_PARAMETER"
