@@ -49,3 +49,25 @@ def test_endless_write_conflicts_are_a_503_busy(mongo_url, mongo_client, db):
     assert response.get_json()["code"] == "DATABASE_BUSY"
     assert response.headers["Retry-After"] == "1"
     assert db.sessions.count_documents({}) == 0
+
+
+@pytest.mark.parametrize("method, path, command", [("GET", "/logs?userId=u", "aggregate"),
+                                                   ("POST", "/logs", "find")])
+def test_a_database_that_hangs_is_a_503_after_the_socket_timeout(mongo_url, mongo_client, db, method, path, command):
+    database = logstore_db.connect(mongo_url.rstrip("/") + "/" + db.name, timeout_ms=500, socket_timeout_ms=300)
+    client = create_app(Settings(), database=database).test_client()
+    try:
+        mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn", "data": {
+            "appName": "logstore", "failCommands": [command], "blockConnection": True, "blockTimeMS": 1000}})
+    except OperationFailure:
+        pytest.skip("the server has no test commands (configureFailPoint)")
+    started = time.monotonic()
+    try:
+        response = client.open(path, method=method, data=json.dumps(SPEC_EXAMPLE), content_type="application/json")
+    finally:
+        elapsed = time.monotonic() - started
+        mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        database.client.close()
+    assert response.status_code == 503
+    assert response.get_json()["code"] == "DATABASE_UNAVAILABLE"
+    assert elapsed < 1.5, f"{method} {path} took {elapsed:.1f} s with a 0.3 s socket timeout"
