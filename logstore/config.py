@@ -39,7 +39,8 @@ class Settings:
     retention_days: float | None = None
     rate_limit: str | None = None
     cors_origins: tuple = ()
-    server_timeout_ms: int = 2000
+    server_timeout_ms: int = 1500
+    socket_timeout_ms: int = 20_000
 
     @classmethod
     def from_env(cls, environ=None):
@@ -66,5 +67,6 @@ class Settings:
             retention_days=_number(env, "LOGSTORE_RETENTION_DAYS", None),
             rate_limit=env.get("LOGSTORE_RATE_LIMIT") or None,
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-            server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 2000, int),
+            server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
+            socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
         )

@@ -11,15 +11,19 @@ from . import idempotency, ratelimit, storage
 DEFAULT_DATABASE = "logstore"
 
 
-def connect(url, timeout_ms=2000):
+def connect(url, timeout_ms=1500, socket_timeout_ms=20_000):
     """Open a client for ``url`` and return the database its path names (``logstore`` if none).
 
     Clients are pools and not fork-safe, so each gunicorn worker makes its own in create_app.
+    ``timeout_ms`` bounds the wait for a reachable server (then 503) and the ingest's retries;
+    ``socket_timeout_ms`` the wait for one reply, below gunicorn's 30 s worker timeout so that a
+    hung database still gets a problem document rather than a killed worker.
     """
     client = MongoClient(
         url,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=socket_timeout_ms,
         w="majority",
         appname="logstore",
     )
@@ -35,7 +39,7 @@ def init_app(app, database=None):
                 "MONGO_URL is not set. Run `python app.py` (or `make run`) for the local default "
                 "database, or point MONGO_URL at MongoDB."
             )
-        database = connect(settings.mongo_url, settings.server_timeout_ms)
+        database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
     app.extensions["logstore.db"] = database
     app.cli.add_command(create_indexes_command)
 

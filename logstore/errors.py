@@ -6,9 +6,11 @@ import uuid
 
 import msgspec
 from flask import Response, g, has_request_context, request
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
+
+from .storage import StorageBusy
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,15 @@ HTTP_CODES = {
     405: "METHOD_NOT_ALLOWED", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE",
     422: "UNPROCESSABLE", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR", 503: "DATABASE_UNAVAILABLE",
 }
+
+# What a client should wait before retrying after a 503 (seconds): an outage, or contention.
+RETRY_AFTER_UNAVAILABLE = "5"
+RETRY_AFTER_BUSY = "1"
+# Labels MongoDB and pymongo put on errors that a later retry can succeed after.
+TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult", "RetryableWriteError")
+# Codes of a node that steps down, shuts down or cannot reach its peers (the retryable writes
+# specification's list), for errors that come without a label.
+UNAVAILABLE_CODES = frozenset({6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
 class ApiError(Exception):
@@ -59,18 +70,30 @@ def problem_response(error):
         detail = error.description or HTTP_STATUS_CODES.get(error.code, "")
         return _problem(error.code, HTTP_CODES.get(error.code, "HTTP_ERROR"),
                         HTTP_STATUS_CODES.get(error.code, "Error"), detail, None, headers, {})
-    if isinstance(error, ConnectionFailure) or _is_unreachable(error):
-        log.warning("database unavailable (request %s): %s", request_id(), error)
+    if isinstance(error, StorageBusy):
+        log.warning("database busy (request %s): %s", request_id(), error)
+        return _problem(503, "DATABASE_BUSY", "Database busy",
+                        "other requests are writing the same sessions; retry the same body shortly", None,
+                        {"Retry-After": RETRY_AFTER_BUSY}, {})
+    if is_database_unavailable(error):
+        log.warning("database unavailable (request %s): %r", request_id(), error)
         return _problem(503, "DATABASE_UNAVAILABLE", "Database unavailable",
-                        "the database cannot be reached; try again shortly", None,
-                        {"Retry-After": "5"}, {})
+                        "the database cannot be reached; retry the same body shortly", None,
+                        {"Retry-After": RETRY_AFTER_UNAVAILABLE}, {})
     log.exception("unhandled error (request %s)", request_id())
     return _problem(500, "INTERNAL_ERROR", "Internal Server Error",
                     "an unexpected error occurred; quote the requestId when reporting it", None, {}, {})
 
 
-def _is_unreachable(error):
-    return isinstance(error, PyMongoError) and error.timeout
+def is_database_unavailable(error):
+    """True for a failure of the database rather than of this code: unreachable, timed out, electing
+    a primary, shutting down, or unable to confirm a write. Anything else is a bug (500)."""
+    if isinstance(error, (ConnectionFailure, WriteConcernError)):
+        return True
+    if not isinstance(error, PyMongoError):
+        return False
+    return (error.timeout or any(error.has_error_label(label) for label in TRANSIENT_LABELS)
+            or (isinstance(error, OperationFailure) and error.code in UNAVAILABLE_CODES))
 
 
 def _problem(status, code, title, detail, errors, headers, extra):

@@ -137,6 +137,10 @@ def count_actions(sessions):
 
 # --- the fast path -------------------------------------------------------------------------------
 
+# msgspec decodes nested arrays and objects recursively; thousands of levels exhaust the stack.
+TOO_DEEP_TO_PARSE = "arrays and objects are nested too deeply to parse"
+
+
 def _fast_parse(body):
     """Typed decode and convert; ``None`` when anything needs the full path to explain it."""
     try:
@@ -145,6 +149,8 @@ def _fast_parse(body):
         return None
     except msgspec.DecodeError as exc:
         raise InvalidJSON(str(exc)) from None
+    except RecursionError:
+        raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
     if type(decoded) is _Session:
         decoded = [decoded]
     offsets = {}
@@ -202,6 +208,8 @@ def _plain_parse(body):
         decoded = _plain_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidJSON(str(exc)) from None
+    except RecursionError:
+        raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
     if isinstance(decoded, dict):
         return [decoded], True
     if isinstance(decoded, list):

@@ -1,8 +1,9 @@
 """The flask-restx Api: paths of every namespace are decided here."""
+from flask import request
 from flask_restx import Api
 
 from ..auth import SECURITY_DEFINITIONS
-from ..errors import problem_response
+from ..errors import ApiError, problem_response
 from . import analyst  # noqa: F401  (adds /logs/export and /logs/stats to the logs namespace)
 from .health import ns as health_ns
 from .logs import ns as logs_ns
@@ -15,7 +16,17 @@ class ProblemApi(Api):
         return problem_response(e)
 
 
+def require_utf8_query():
+    """A query string of raw bytes that are not UTF-8 is the client's error (werkzeug would raise)."""
+    try:
+        request.query_string.decode()
+    except UnicodeDecodeError:
+        raise ApiError(400, "INVALID_PARAMETER", "the query string is not UTF-8; percent-encode its bytes",
+                       title="Invalid query string") from None
+
+
 def build_api(app):
+    app.before_request(require_utf8_query)
     api = ProblemApi(
         app,
         version="1.0",

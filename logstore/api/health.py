@@ -2,7 +2,7 @@
 from flask_restx import Namespace, Resource
 
 from ..db import get_db, ping
-from ..errors import ApiError
+from ..errors import RETRY_AFTER_UNAVAILABLE, ApiError
 from . import schemas
 
 ns = Namespace("health", description="Liveness and readiness probes")
@@ -26,5 +26,5 @@ class Ready(Resource):
         """Answer 200 when the database answers a ping, else 503."""
         if not ping(get_db()):
             raise ApiError(503, "DATABASE_UNAVAILABLE", "the database does not answer a ping",
-                           headers={"Retry-After": "5"})
+                           headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
         return {"status": "ready"}

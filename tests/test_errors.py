@@ -1,0 +1,63 @@
+"""Which failures are the database's (503, retry later) and which are bugs (500)."""
+import pytest
+from flask import Flask
+from pymongo.errors import (AutoReconnect, BulkWriteError, ConnectionFailure, DuplicateKeyError, ExecutionTimeout,
+                            NetworkTimeout, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError,
+                            WriteConcernError, WTimeoutError)
+
+from logstore import storage
+from logstore.errors import problem_response
+
+
+def labelled(error, label):
+    error._add_error_label(label)
+    return error
+
+
+UNAVAILABLE = [
+    ServerSelectionTimeoutError("no servers found"),
+    AutoReconnect("connection reset"),
+    NetworkTimeout("timed out"),
+    ConnectionFailure("refused"),
+    NotPrimaryError("not primary", {"code": 10107}),
+    ExecutionTimeout("operation exceeded time limit", 50),
+    WTimeoutError("waiting for replication timed out", 64),
+    labelled(OperationFailure("WriteConflict", 112), "TransientTransactionError"),
+    labelled(OperationFailure("commit result unknown", 91), "UnknownTransactionCommitResult"),
+    OperationFailure("interrupted at shutdown", 11600),
+    OperationFailure("primary stepped down", 189),
+    OperationFailure("host unreachable", 6),
+    WriteConcernError("write concern failed", 100),
+    storage.StorageBusy("too many concurrent writers"),
+]
+
+BUGS = [
+    RuntimeError("bug"),
+    KeyError("x"),
+    OperationFailure("bad value", 2),
+    OperationFailure("document too large", 10334),
+    DuplicateKeyError("E11000", 11000),
+    BulkWriteError({"writeErrors": [{"code": 2, "errmsg": "bad"}]}),
+]
+
+
+@pytest.fixture
+def app_context():
+    with Flask(__name__).test_request_context("/logs"):
+        yield
+
+
+@pytest.mark.parametrize("error", UNAVAILABLE, ids=lambda e: type(e).__name__)
+def test_database_failures_are_503_with_retry_after(app_context, error):
+    response = problem_response(error)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] in {"DATABASE_UNAVAILABLE", "DATABASE_BUSY"}
+
+
+@pytest.mark.parametrize("error", BUGS, ids=lambda e: type(e).__name__)
+def test_bugs_stay_500(app_context, error):
+    response = problem_response(error)
+    assert response.status_code == 500
+    assert response.get_json()["code"] == "INTERNAL_ERROR"
