@@ -9,6 +9,7 @@ from pymongo.errors import PyMongoError
 from . import idempotency, ratelimit, storage
 
 DEFAULT_DATABASE = "logstore"
+CONNECT_TIMEOUT_MS = 10_000
 
 
 def connect(url, timeout_ms=1500, socket_timeout_ms=20_000):
@@ -18,11 +19,16 @@ def connect(url, timeout_ms=1500, socket_timeout_ms=20_000):
     ``timeout_ms`` bounds the wait for a reachable server (then 503) and the ingest's retries;
     ``socket_timeout_ms`` the wait for one reply, below gunicorn's 30 s worker timeout so that a
     hung database still gets a problem document rather than a killed worker.
+
+    The connect timeout is also what pymongo's monitor waits for a heartbeat; a heartbeat that
+    times out clears the pool and cancels the operations in flight, so it is kept well above
+    ``timeout_ms``: a busy server (a long export on SecantusDB) must not cancel a healthy stream.
+    A server that is down refuses connections at once, and selection still gives up at ``timeout_ms``.
     """
     client = MongoClient(
         url,
         serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
+        connectTimeoutMS=max(timeout_ms, CONNECT_TIMEOUT_MS),
         socketTimeoutMS=socket_timeout_ms,
         w="majority",
         appname="logstore",
@@ -36,7 +42,7 @@ def init_app(app, database=None):
         settings = app.extensions["logstore.settings"]
         if not settings.mongo_url:
             raise RuntimeError(
-                "MONGO_URL is not set. Run `python app.py` (or `make run`) for the local default "
+                "MONGO_URL is not set. Run `python3 dev.py run` (or `python app.py`) for the local default "
                 "database, or point MONGO_URL at MongoDB."
             )
         database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
