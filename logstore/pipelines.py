@@ -42,6 +42,25 @@ def bucket_match_stages(log_filter, after=None):
     return [{"$match": stage} for stage in (indexed, rest) if stage]
 
 
+def heads_pipeline(keys, projection):
+    """The buckets of the sessions ``keys`` (``(userId, sessionId)`` pairs), projected.
+
+    Users and sessions are matched with ``$in`` each, so the answer may hold a few buckets of other
+    pairs (user A's session named like one of user B's), which the caller drops. An ``$or`` of pairs
+    would be exact, but SecantusDB scans the whole collection for a top-level ``$or``; on MongoDB
+    the two ``$match`` stages merge and use ``session_bucket`` with both bounds.
+    """
+    users = sorted({user for user, _ in keys})
+    sessions = sorted({session for _, session in keys})
+    return [{"$match": {"userId": _one_or_in(users)}},
+            {"$match": {"sessionId": _one_or_in(sessions)}},
+            {"$project": projection}]
+
+
+def _one_or_in(values):
+    return values[0] if len(values) == 1 else {"$in": values}
+
+
 def action_match(log_filter):
     """The conditions on one unwound action (fields under ``actions.``), exact to the microsecond."""
     conditions = []

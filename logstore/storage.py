@@ -131,9 +131,11 @@ def _read_heads(collection, keys, with_ids, session):
     heads, known_ids = {}, {}
     for start in range(0, len(keys), HEADS_PER_READ):
         chunk = keys[start:start + HEADS_PER_READ]
-        query = {"$or": [{"userId": user, "sessionId": sid} for user, sid in chunk]}
-        for bucket in collection.find(query, projection, session=session):
+        wanted = set(chunk)
+        for bucket in collection.aggregate(pipelines.heads_pipeline(chunk, projection), session=session):
             key = (bucket["userId"], bucket["sessionId"])
+            if key not in wanted:
+                continue
             if key not in heads or bucket["b"] > heads[key]["b"]:
                 heads[key] = bucket
             if with_ids:
