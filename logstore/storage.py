@@ -167,8 +167,10 @@ def _bucket_operations(key, head, actions):
         count, used = head.get("count", 0), head.get("bytes", 0)
         index = _fits(sizes, 0, count, used)
         if index:
+            # userId and sessionId add nothing to _id here, but on a sharded cluster they route
+            # the update to the one shard that holds the session (docs/SCALING.md).
             operations.append(UpdateOne(
-                {"_id": head["_id"], "count": count},
+                {"_id": head["_id"], "userId": key[0], "sessionId": key[1], "count": count},
                 _append_update(actions[:index], sum(sizes[:index])),
             ))
         number = head["b"] + 1
