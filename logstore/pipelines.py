@@ -34,7 +34,10 @@ def bucket_match_stages(log_filter, after=None):
         else:
             rest["types"] = types_match
     if start is not None:
-        (rest if indexed else indexed)["last"] = {"$gte": start}
+        # One type is an equality, so types_last serves {types, last} with both bounds; a $in of
+        # types and a range together would leave SecantusDB without an index, so that takes `last`.
+        single_type = "types" in indexed and not isinstance(indexed["types"], dict)
+        (indexed if single_type or not indexed else rest)["last"] = {"$gte": start}
     if log_filter.end is not None:
         rest["first"] = {"$lte": log_filter.end.instant}
     if not indexed:
