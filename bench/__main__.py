@@ -48,7 +48,7 @@ class Context:
     sizes: tuple
     client: object = None
     at_each_size: list = field(default_factory=list)
-    users_for_ingest: int = 1000
+    users_for_ingest: int = 10_000   # the spec's "10,000 users sending at once"
     next_session: int = 10_000_000
 
     def take_sessions(self, count):
