@@ -94,6 +94,15 @@ def worker_pids(process):
     return [int(pid) for pid in children]
 
 
+def cpu_seconds(pid):
+    """User + system CPU a process has used so far, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid):
     """Resident set size of a process, from /proc (0 when it is gone)."""
     try:
