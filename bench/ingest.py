@@ -8,7 +8,7 @@ import time
 from logstore import validation
 
 from . import data
-from .procs import cpu_seconds
+from .procs import cpu_seconds, worker_pids
 from .timing import Http, best_cpu, percentile, ratio
 
 BODY_SESSIONS, BODY_ACTIONS = 100, 100          # a 10,000-action body
@@ -104,27 +104,30 @@ def run_throughput(ctx):
                 runs = [("raw", lambda: _clients_run(raw_work, lambda: _raw_sender(collection))),
                         ("http", lambda: _clients_run(http_work, lambda: _http_sender(base)))]
                 rates, db_cpu = {}, {}
+                web_before = sum(cpu_seconds(pid) for pid in worker_pids(server))
                 for kind, run in (runs if turn % 2 == 0 else runs[::-1]):
                     before = cpu_seconds(ctx.procs.db_process.pid)
                     rates[kind] = run()
                     db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
+                web_cpu = sum(cpu_seconds(pid) for pid in worker_pids(server)) - web_before
                 actions = CLIENTS * batches * BATCH_SESSIONS * BATCH_ACTIONS
                 measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
-                                 db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6))
+                                 db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6,
+                                 web_cpu / actions * 1e6))
         finally:
             ctx.procs.stop_server(server)
             ctx.client.drop_database(database)
-        middle, http_rate, raw_rate, http_db, raw_db = sorted(measured)[len(measured) // 2]
+        middle, http_rate, raw_rate, http_db, raw_db, web = sorted(measured)[len(measured) // 2]
         spread = ", ".join(f"{r[0]:.2f}" for r in measured)
         rows.append((f"{workers}", f"{http_rate:,.0f}", f"{raw_rate:,.0f}", f"{middle:.2f} ({spread})",
-                     _verdict(middle >= 0.7, "≥ 0.7"), f"{http_db:.0f} / {raw_db:.0f}"))
+                     _verdict(middle >= 0.7, "≥ 0.7"), f"{http_db:.0f} / {raw_db:.0f}", f"{web:.0f}"))
     ctx.report.table(
         f"HTTP ingest throughput: {CLIENTS} concurrent clients, each sending {batches} batches of "
         f"{BATCH_SESSIONS} sessions × {BATCH_ACTIONS} actions (sessions of {ctx.users_for_ingest:,} users), "
         f"against {CLIENTS} threads bulk-writing (`insert_many`, w: majority) the same documents; "
         f"the median of {rounds} rounds (every round's ratio in brackets)",
         ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "target",
-         "database CPU µs per action, HTTP / raw"), rows)
+         "database CPU µs per action, HTTP / raw", "gunicorn workers' CPU µs per action"), rows)
 
 
 def _batch_body(ctx):
