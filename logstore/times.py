@@ -65,26 +65,13 @@ def format_time(stored, offset, micros=0):
     :param offset: the offset it was sent in, in minutes.
     :param micros: the microseconds below the millisecond, when the time had any.
     """
-    shift, suffix = _shifts.get(offset) or _shift(offset)
-    local = stored + shift
-    if micros:
-        local += timedelta(microseconds=micros)
+    local = stored + timedelta(minutes=offset, microseconds=micros)
+    text = local.strftime("%Y-%m-%dT%H:%M:%S")
     micro = local.microsecond
-    # isoformat is C and writes 4-digit years (strftime's %Y writes year 999 as "999").
-    if micro and micro % 1000 == 0:
-        return local.isoformat(timespec="milliseconds") + suffix
-    return local.isoformat() + suffix
-
-
-# (timedelta, suffix) per offset in minutes: at most 2 × 1439 + 1 entries.
-_shifts = {}
-
-
-def _shift(offset):
+    if micro:
+        text += f".{micro // 1000:03d}" if micro % 1000 == 0 else f".{micro:06d}"
     if offset == 0:
-        suffix = "Z"
-    else:
-        hours, minutes = divmod(abs(offset), 60)
-        suffix = f"{'-' if offset < 0 else '+'}{hours:02d}:{minutes:02d}"
-    _shifts[offset] = (timedelta(minutes=offset), suffix)
-    return _shifts[offset]
+        return text + "Z"
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset), 60)
+    return f"{text}{sign}{hours:02d}:{minutes:02d}"
