@@ -67,6 +67,9 @@ def main(argv=None):
     chosen = set(args.parts.split(",")) if args.parts else {p.name for p in PARTS}
     command = "python3 dev.py bench" + " ".join([""] + (argv if argv is not None else sys.argv[1:]))
     signal.signal(signal.SIGTERM, _interrupt)
+    # A shell starts background jobs with SIGINT ignored; take it back so that Ctrl-C or kill -INT
+    # always stops the run and cleans up.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.perf_counter()
     procs = Processes()
     report = Report(command)

@@ -47,7 +47,7 @@ def run_post(ctx):
     """One POST of a 10,000-action body end to end, against insert_many of the same documents."""
     database = ctx.procs.new_database("ingest")
     base, server = ctx.procs.start_gunicorn(database, workers=1)
-    repeats = 3 if ctx.quick else 10
+    repeats = 3 if ctx.quick else 15
     posts, raws = [], []
     collection = ctx.client[database]["sessions"]
     http = Http(base)
