@@ -35,7 +35,7 @@ class Report:
         head = [f"### Run of {self.started:%Y-%m-%d %H:%M} UTC", "",
                 f"Command: `{self.command}`. Machine: {machine}; the database is SecantusDB "
                 f"(single Python process) on the same machine. Took {elapsed / 60:.1f} min.", ""]
-        return "\n".join(head) + "\n\n".join(self.blocks) + "\n"
+        return "\n".join(head) + "\n" + "\n\n".join(self.blocks) + "\n"
 
     def write(self, elapsed, path=DOC):
         """Replace the previous run's section of docs/PERFORMANCE.md with this one."""

@@ -42,13 +42,15 @@ class Http:
         self.connection.close()
 
 
-def best_cpu(function, repeats):
-    """The least process CPU time of ``repeats`` calls of ``function`` (the least noisy estimate)."""
-    best = float("inf")
+def best_cpu_interleaved(functions, repeats):
+    """The least process CPU time of each function over ``repeats`` rounds that call them in turn,
+    so that all of them see the same moments of a shared machine."""
+    best = [float("inf")] * len(functions)
     for _ in range(repeats):
-        start = time.process_time()
-        function()
-        best = min(best, time.process_time() - start)
+        for index, function in enumerate(functions):
+            start = time.process_time()
+            function()
+            best[index] = min(best[index], time.process_time() - start)
     return best
 
 
