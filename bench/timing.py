@@ -52,9 +52,3 @@ def best_cpu_interleaved(functions, repeats):
             function()
             best[index] = min(best[index], time.process_time() - start)
     return best
-
-
-def wall(function):
-    start = time.perf_counter()
-    result = function()
-    return time.perf_counter() - start, result
