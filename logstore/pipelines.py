@@ -34,12 +34,34 @@ def bucket_match_stages(log_filter, after=None):
         else:
             rest["types"] = types_match
     if start is not None:
-        (rest if indexed else indexed)["last"] = {"$gte": start}
+        # One type is an equality, so types_last serves {types, last} with both bounds; a $in of
+        # types and a range together would leave SecantusDB without an index, so that takes `last`.
+        single_type = "types" in indexed and not isinstance(indexed["types"], dict)
+        (indexed if single_type or not indexed else rest)["last"] = {"$gte": start}
     if log_filter.end is not None:
         rest["first"] = {"$lte": log_filter.end.instant}
     if not indexed:
         indexed, rest = rest, {}
     return [{"$match": stage} for stage in (indexed, rest) if stage]
+
+
+def heads_pipeline(keys, projection):
+    """The buckets of the sessions ``keys`` (``(userId, sessionId)`` pairs), projected.
+
+    Users and sessions are matched with ``$in`` each, so the answer may hold a few buckets of other
+    pairs (user A's session named like one of user B's), which the caller drops. An ``$or`` of pairs
+    would be exact, but SecantusDB scans the whole collection for a top-level ``$or``; on MongoDB
+    the two ``$match`` stages merge and use ``session_bucket`` with both bounds.
+    """
+    users = sorted({user for user, _ in keys})
+    sessions = sorted({session for _, session in keys})
+    return [{"$match": {"userId": _one_or_in(users)}},
+            {"$match": {"sessionId": _one_or_in(sessions)}},
+            {"$project": projection}]
+
+
+def _one_or_in(values):
+    return values[0] if len(values) == 1 else {"$in": values}
 
 
 def action_match(log_filter):

@@ -260,9 +260,11 @@ def _read_heads(collection, keys, with_ids, session):
     heads, known_ids = {}, {}
     for start in range(0, len(keys), HEADS_PER_READ):
         chunk = keys[start:start + HEADS_PER_READ]
-        query = {"$or": [{"userId": user, "sessionId": sid} for user, sid in chunk]}
-        for bucket in collection.find(query, projection, session=session):
+        wanted = set(chunk)
+        for bucket in collection.aggregate(pipelines.heads_pipeline(chunk, projection), session=session):
             key = (bucket["userId"], bucket["sessionId"])
+            if key not in wanted:
+                continue
             if key not in heads or bucket["b"] > heads[key]["b"]:
                 heads[key] = bucket
             if with_ids:
@@ -294,8 +296,10 @@ def _bucket_operations(key, head, actions):
         count, used = head.get("count", 0), head.get("bytes", 0)
         index = _fits(sizes, 0, count, used)
         if index:
+            # userId and sessionId add nothing to _id here, but on a sharded cluster they route
+            # the update to the one shard that holds the session (docs/SCALING.md).
             operations.append(UpdateOne(
-                {"_id": head["_id"], "count": count},
+                {"_id": head["_id"], "userId": key[0], "sessionId": key[1], "count": count},
                 _append_update(actions[:index], sum(sizes[:index])),
             ))
         number = head["b"] + 1

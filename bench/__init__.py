@@ -1,0 +1,1 @@
+"""The benchmark suite: ``python3 dev.py bench`` (``python -m bench``); see docs/PERFORMANCE.md."""

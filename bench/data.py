@@ -1,0 +1,75 @@
+"""Deterministic data for the benchmark: request bodies, and bucket documents in the stored shape.
+
+Session ``k`` (0, 1, 2 …) belongs to user ``k % users`` and starts ``SESSION_GAP`` after session
+``k - 1``; its actions are one second apart and cycle CLICK, VIEW, NAVIGATE. So the data's time
+span grows with its size (the density per hour stays the same), and each user's sessions are spread
+over the whole span. Bucket documents are built by the service's own validation and bucketing
+code, so what is seeded is exactly what a POST of the same body would store.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from pymongo import InsertOne
+
+from logstore import storage, validation
+
+BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
+SESSION_GAP = timedelta(minutes=5)
+TYPES = ("CLICK", "VIEW", "NAVIGATE")
+
+
+def user_name(number):
+    return f"user{number:06d}"
+
+
+def session_name(number):
+    return f"sess{number:08d}"
+
+
+def action(k, number, offset_seconds=0):
+    """The ``number``-th action of session ``k``: plain JSON in the POST shape."""
+    when = BASE + SESSION_GAP * k + timedelta(seconds=number + offset_seconds)
+    kind = TYPES[number % 3]
+    if kind == "CLICK":
+        properties = {"locationX": (k * 31 + number) % 1920, "locationY": (k * 17 + number) % 1080}
+    elif kind == "VIEW":
+        properties = {"viewedId": f"item{(k * 7 + number) % 5000:05d}"}
+    else:
+        properties = {"pageFrom": f"page{number % 40}", "pageTo": f"page{(number + 1) % 40}"}
+    return {"time": when.isoformat(), "type": kind, "properties": properties}
+
+
+def session_log(k, users, actions, user=None, session=None):
+    return {
+        "userId": user or user_name(k % users),
+        "sessionId": session or session_name(k),
+        "actions": [action(k, n) for n in range(actions)],
+    }
+
+
+def body(sessions):
+    """A POST body: JSON bytes of a list of session logs."""
+    return json.dumps(sessions, separators=(",", ":")).encode()
+
+
+def stored_documents(raw_body):
+    """The bucket documents the service stores for ``raw_body`` into an empty collection."""
+    documents = []
+    for session in storage._merge_sessions(validation.parse_batch(raw_body)).items():
+        key, actions = session
+        documents.extend(op._doc for op in storage._bucket_operations(key, None, actions)
+                         if isinstance(op, InsertOne))
+    return documents
+
+
+def seed(collection, start_session, end_session, users, actions_per_session, chunk=20):
+    """Insert sessions ``start_session`` … ``end_session - 1`` as stored buckets; return actions added."""
+    added = 0
+    for first in range(start_session, end_session, chunk):
+        logs = [session_log(k, users, actions_per_session) for k in range(first, min(first + chunk, end_session))]
+        documents = stored_documents(body(logs))
+        collection.insert_many(documents, ordered=False)
+        added += sum(d["count"] for d in documents)
+    return added

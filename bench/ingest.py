@@ -1,0 +1,183 @@
+"""Ingest: validation CPU against json.loads, one POST against the raw driver, and throughput."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from logstore import validation
+
+from . import data
+from .procs import cpu_seconds, worker_pids
+from .timing import Http, best_cpu_interleaved, percentile, ratio
+
+BODY_SESSIONS, BODY_ACTIONS = 100, 100          # a 10,000-action body
+BATCH_SESSIONS, BATCH_ACTIONS = 50, 20          # the throughput batches: 50 sessions of 20 actions
+CLIENTS = 8
+
+
+def ten_thousand_action_body(ctx):
+    first = ctx.take_sessions(BODY_SESSIONS)
+    users = ctx.users_for_ingest
+    return data.body([data.session_log(k, users, BODY_ACTIONS) for k in range(first, first + BODY_SESSIONS)])
+
+
+def run_cpu(ctx):
+    """CPU to validate and convert a 10,000-action body, as a ratio to json.loads of the same body."""
+    body = ten_thousand_action_body(ctx)
+    repeats = 5 if ctx.quick else 40
+    loads, parse, bucket = best_cpu_interleaved(
+        [lambda: json.loads(body), lambda: validation.parse_batch(body), lambda: data.stored_documents(body)],
+        repeats)
+    rows = [
+        ("json.loads of the body", f"{loads * 1000:.1f} ms", "1.00", ""),
+        ("validate + convert (`validation.parse_batch`)", f"{parse * 1000:.1f} ms", f"{ratio(parse, loads):.2f}",
+         _verdict(ratio(parse, loads) <= 2.0, "≤ 2.0")),
+        ("… beyond json.loads: (parse_batch − json.loads) / json.loads", "",
+         f"{ratio(parse - loads, loads):.2f}", ""),
+        ("validate + convert + bucket documents (what is written)", f"{bucket * 1000:.1f} ms",
+         f"{ratio(bucket, loads):.2f}", ""),
+    ]
+    ctx.report.table("Ingest CPU: a 10,000-action body (100 sessions × 100 actions, "
+                     f"{len(body) / 1e6:.2f} MB), least CPU of {repeats} rounds calling each in turn",
+                     ("what", "CPU", "ratio to json.loads", "target"), rows)
+
+
+def run_post(ctx):
+    """One POST of a 10,000-action body end to end, against insert_many of the same documents."""
+    database = ctx.procs.new_database("ingest")
+    base, server = ctx.procs.start_gunicorn(database, workers=1)
+    repeats = 3 if ctx.quick else 15
+    posts, raws = [], []
+    collection = ctx.client[database]["sessions"]
+    http = Http(base)
+    try:
+        http.post_json("/logs", ten_thousand_action_body(ctx))          # warm-up, not timed
+        for index in range(repeats):
+            body = ten_thousand_action_body(ctx)
+            documents = data.stored_documents(ten_thousand_action_body(ctx))
+            steps = [("post", lambda: _post(http, body)), ("raw", lambda: collection.insert_many(documents))]
+            for name, step in (steps if index % 2 == 0 else steps[::-1]):
+                start = time.perf_counter()
+                step()
+                (posts if name == "post" else raws).append(time.perf_counter() - start)
+    finally:
+        http.close()
+        ctx.procs.stop_server(server)
+        ctx.client.drop_database(database)
+    post, raw = percentile(posts, 0.5), percentile(raws, 0.5)
+    ctx.report.table(
+        f"POST of the 10,000-action body to gunicorn (1 worker) on loopback, end to end, "
+        f"against pymongo `insert_many` of the same bucket documents (w: majority), median of {repeats}, interleaved",
+        ("what", "median", "ratio", "target"),
+        [("raw driver write", f"{raw * 1000:.0f} ms", "1.00", ""),
+         ("POST /logs (HTTP + validate + transaction)", f"{post * 1000:.0f} ms", f"{ratio(post, raw):.2f}",
+          _verdict(ratio(post, raw) <= 1.5, "≤ 1.5"))])
+
+
+def _post(http, body):
+    status, reply = http.post_json("/logs", body)
+    if status != 201:
+        raise RuntimeError(f"POST answered {status}: {reply[:300]!r}")
+    return reply
+
+
+def run_throughput(ctx):
+    """8 clients sending 50-session batches, with 1 and 2 gunicorn workers, against 8 raw writers.
+
+    Each round runs the raw writers and the HTTP clients back to back (in alternating order) and
+    yields one ratio; the table gives the median round, which a neighbour's load spike moves least.
+    """
+    batches = 2 if ctx.quick else 6                 # per client
+    rounds = 1 if ctx.quick else 3
+    rows = []
+    for workers in (1, 2):
+        database = ctx.procs.new_database("ingest")
+        base, server = ctx.procs.start_gunicorn(database, workers=workers)
+        collection = ctx.client[database]["sessions"]
+        measured = []
+        try:
+            _clients_run([[_batch_body(ctx)] for _ in range(CLIENTS)], lambda: _http_sender(base))  # warm-up
+            for turn in range(rounds):
+                raw_work = [[data.stored_documents(_batch_body(ctx)) for _ in range(batches)] for _ in range(CLIENTS)]
+                http_work = [[_batch_body(ctx) for _ in range(batches)] for _ in range(CLIENTS)]
+                runs = [("raw", lambda: _clients_run(raw_work, lambda: _raw_sender(collection))),
+                        ("http", lambda: _clients_run(http_work, lambda: _http_sender(base)))]
+                rates, db_cpu = {}, {}
+                web_before = sum(cpu_seconds(pid) for pid in worker_pids(server))
+                for kind, run in (runs if turn % 2 == 0 else runs[::-1]):
+                    before = cpu_seconds(ctx.procs.db_process.pid)
+                    rates[kind] = run()
+                    db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
+                web_cpu = sum(cpu_seconds(pid) for pid in worker_pids(server)) - web_before
+                actions = CLIENTS * batches * BATCH_SESSIONS * BATCH_ACTIONS
+                measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
+                                 db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6,
+                                 web_cpu / actions * 1e6))
+        finally:
+            ctx.procs.stop_server(server)
+            ctx.client.drop_database(database)
+        middle, http_rate, raw_rate, http_db, raw_db, web = sorted(measured)[len(measured) // 2]
+        spread = ", ".join(f"{r[0]:.2f}" for r in measured)
+        rows.append((f"{workers}", f"{http_rate:,.0f}", f"{raw_rate:,.0f}", f"{middle:.2f} ({spread})",
+                     _verdict(middle >= 0.7, "≥ 0.7"), f"{http_db:.0f} / {raw_db:.0f}", f"{web:.0f}"))
+    ctx.report.table(
+        f"HTTP ingest throughput: {CLIENTS} concurrent clients, each sending {batches} batches of "
+        f"{BATCH_SESSIONS} sessions × {BATCH_ACTIONS} actions (sessions of {ctx.users_for_ingest:,} users), "
+        f"against {CLIENTS} threads bulk-writing (`insert_many`, w: majority) the same documents; "
+        f"the median of {rounds} rounds (every round's ratio in brackets)",
+        ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "target",
+         "database CPU µs per action, HTTP / raw", "gunicorn workers' CPU µs per action"), rows)
+
+
+def _batch_body(ctx):
+    first = ctx.take_sessions(BATCH_SESSIONS)
+    return data.body([data.session_log(k, ctx.users_for_ingest, BATCH_ACTIONS)
+                      for k in range(first, first + BATCH_SESSIONS)])
+
+
+def _http_sender(base):
+    http = Http(base)
+
+    def send(body):
+        reply = json.loads(_post(http, body))
+        return reply["actions"]
+    return send
+
+
+def _raw_sender(collection):
+    def send(documents):
+        collection.insert_many(documents, ordered=False)
+        return sum(d["count"] for d in documents)
+    return send
+
+
+def _clients_run(work, make_sender):
+    """Run one thread per list of work items; return the actions stored per second of wall time."""
+    totals, errors = [0] * len(work), []
+    barrier = threading.Barrier(len(work) + 1)
+
+    def client(index):
+        send = make_sender()
+        barrier.wait()
+        try:
+            for item in work[index]:
+                totals[index] += send(item)
+        except Exception as exc:            # reported after the run; a failed run must not hang
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(work))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return sum(totals) / elapsed
+
+
+def _verdict(met, target):
+    return f"{target}: {'met' if met else 'NOT met'}"

@@ -1,0 +1,130 @@
+"""The processes a run needs: its own SecantusDB daemon and gunicorn from the Procfile, on loopback.
+
+Every child dies with the benchmark (PR_SET_PDEATHSIG), and ``Processes.close`` stops them and
+removes the temporary directory, also after Ctrl-C.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from subprocess import Popen, STDOUT
+
+from pymongo import MongoClient
+
+from logstore import local, storage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def procfile_web():
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == "web":
+            return shlex.split(command)
+    raise RuntimeError("no web line in the Procfile")
+
+
+class Processes:
+    """A temp dir, one database server, and the gunicorn servers started on it."""
+
+    def __init__(self):
+        self.tmp = Path(tempfile.mkdtemp(prefix="logstore-bench-"))
+        self.db_process = None
+        self.url = None
+        self.servers = []
+
+    def start_database(self):
+        log = open(self.tmp / "secantus.log", "wb")
+        self.db_process, url = local.start_secantus(self.tmp / "secantus", log_file=log)
+        self.url = url.rsplit("/", 1)[0]
+        return self.url
+
+    def client(self, **options):
+        return MongoClient(self.url, w="majority", **options)
+
+    def new_database(self, prefix="bench"):
+        """A fresh database name with the service's indexes in place."""
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+        with self.client() as client:
+            storage.ensure_indexes(client[name])
+        return name
+
+    def start_gunicorn(self, database, workers):
+        """gunicorn from the Procfile web line on a free port; returns (base_url, process)."""
+        port = local.free_port()
+        command = procfile_web()
+        command[0] = str(Path(sys.executable).parent / command[0])
+        env = {**os.environ, "MONGO_URL": f"{self.url}/{database}", "WEB_CONCURRENCY": str(workers),
+               "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port} --timeout=300"}
+        env.pop("PORT", None)
+        log = open(self.tmp / f"gunicorn-{port}.log", "wb")
+        process = Popen(command, cwd=ROOT, env=env, stdout=log, stderr=STDOUT,
+                        preexec_fn=local._die_with_parent)
+        self.servers.append(process)
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_up(base + "/health", process)
+        return base, process
+
+    def stop_server(self, process):
+        local.stop(process)
+        if process in self.servers:
+            self.servers.remove(process)
+
+    def close(self):
+        for process in list(self.servers):
+            local.stop(process)
+        self.servers.clear()
+        local.stop(self.db_process)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def worker_pids(process):
+    """The pids of a gunicorn master's workers."""
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(pid) for pid in children]
+
+
+def cpu_seconds(pid):
+    """User + system CPU a process has used so far, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid):
+    """Resident set size of a process, from /proc (0 when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _wait_until_up(url, process, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    # Wait until every worker has booted, so the first timed request is not a boot.
+                    time.sleep(1.0)
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")

@@ -1,0 +1,130 @@
+"""Every command the service sends for a user-filtered request carries the shard key's prefix, userId.
+
+docs/SCALING.md shards ``sessions`` on ``{userId: 1, sessionId: 1}``: a read or write whose filter
+holds ``userId`` goes to the shards that own that user only, anything else to every shard. This
+watches the commands on the wire (pymongo command monitoring) while the app ingests and answers
+user-filtered queries, and checks each filter.
+"""
+import json
+import uuid
+
+import pytest
+from pymongo import MongoClient, monitoring
+
+from logstore import create_app
+from logstore.config import Settings
+from tests.builders import action, session_log
+
+SHARD_KEY_PREFIX = "userId"
+QUERIES = ("find", "aggregate", "update", "delete", "findAndModify", "count", "distinct")
+
+
+class Recorder(monitoring.CommandListener):
+    def __init__(self):
+        self.commands = []
+
+    def started(self, event):
+        if event.command_name in QUERIES + ("insert",):
+            self.commands.append((event.command_name, event.command))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+@pytest.fixture
+def watched(mongo_url):
+    recorder = Recorder()
+    client = MongoClient(mongo_url, event_listeners=[recorder], w="majority")
+    name = f"logstore_test_{uuid.uuid4().hex[:12]}"
+    app = create_app(Settings(), database=client[name])
+    recorder.commands.clear()                           # index creation at start is not a request
+    yield app.test_client(), recorder
+    client.drop_database(name)
+    client.close()
+
+
+def filters_of(name, command):
+    """The filter(s) a command selects documents with."""
+    if name == "aggregate":
+        first = command["pipeline"][0]
+        return [first.get("$match", {})]
+    if name == "update":
+        return [statement["q"] for statement in command["updates"]]
+    if name == "delete":
+        return [statement["q"] for statement in command["deletes"]]
+    if name == "findAndModify":
+        return [command.get("query", {})]
+    return [command.get("filter", command.get("query", {}))]
+
+
+def user_bound(selector):
+    """True when the filter pins userId (equality or $in) at its top level, in an $and, or in every
+    branch of an $or (mongos targets an $or by the union of its branches)."""
+    if SHARD_KEY_PREFIX in selector:
+        value = selector[SHARD_KEY_PREFIX]
+        return not isinstance(value, dict) or set(value) <= {"$eq", "$in"}
+    branches = selector.get("$or")
+    if branches and all(user_bound(branch) for branch in branches):
+        return True
+    return any(user_bound(part) for part in selector.get("$and", ()))
+
+
+def assert_all_targeted(recorder):
+    assert recorder.commands, "no command was recorded"
+    for name, command in recorder.commands:
+        if name == "insert":
+            assert all(SHARD_KEY_PREFIX in document for document in command["documents"]), command
+            continue
+        for selector in filters_of(name, command):
+            assert user_bound(selector), f"{name} without {SHARD_KEY_PREFIX}: {json.dumps(selector, default=str)}"
+
+
+def body(user, sessions, start=0, count=3, ids=False):
+    logs = []
+    for s in range(sessions):
+        actions = [action(f"2020-01-0{1 + k % 3}T10:00:{k % 60:02d}Z", ("CLICK", "VIEW", "NAVIGATE")[k % 3])
+                   for k in range(start, start + count)]
+        if ids:
+            for k, item in enumerate(actions, start):
+                item["id"] = f"a{k}"
+        logs.append(session_log(user=f"{user}{s % 2}", session=f"s{s}", actions=actions))
+    return logs
+
+
+def test_ingest_commands_carry_the_shard_key(watched):
+    client, recorder = watched
+    assert client.post("/logs", json=body("u", 4)).status_code == 201              # new sessions
+    assert client.post("/logs", json=body("u", 4, start=3)).status_code == 201     # appends to them
+    assert client.post("/logs", json=body("u", 2, count=600)).status_code == 201   # fills a bucket, opens more
+    assert client.post("/logs", json=body("u", 2, ids=True)).status_code == 201    # reads stored ids
+    assert client.post("/logs?partial=true", json=body("v", 1)).status_code == 201
+    names = {name for name, _ in recorder.commands}
+    assert {"insert", "update"} <= names, names
+    assert_all_targeted(recorder)
+
+
+@pytest.mark.parametrize("query", [
+    "userId=u0",
+    "userId=u0&sessionId=s0",
+    "userId=u0&types=CLICK,VIEW&from=2020-01-01T00:00:00Z&to=2020-01-02T23:00:00Z",
+    "userId=u0&types=NAVIGATE&format=actions",
+    "userId=u0&from=2020-01-02T00:00:00Z",
+    "userId=u1&to=2020-01-02T00:00:00.5Z",
+])
+def test_user_queries_carry_the_shard_key(watched, query):
+    client, recorder = watched
+    assert client.post("/logs", json=body("u", 4, count=30)).status_code == 201
+    recorder.commands.clear()
+    url = f"/logs?{query}&limit=2"
+    pages = 0
+    while url and pages < 4:                                # follow a few cursors: they stay targeted
+        reply = client.get(url)
+        assert reply.status_code == 200, reply.get_json()
+        link = reply.headers.get("Link")
+        url = link[link.index("<") + 1:link.index(">")].split("localhost", 1)[-1] if link else None
+        pages += 1
+    assert pages > 1
+    assert_all_targeted(recorder)
