@@ -41,7 +41,7 @@ def stored_ids(db):
     return sorted(a["id"] for d in db.sessions.find() for a in d["actions"])
 
 
-@pytest.mark.parametrize("command", ["find", "insert", "update", "commitTransaction"])
+@pytest.mark.parametrize("command", ["aggregate", "insert", "update", "commitTransaction"])
 def test_a_dropped_connection_is_retried_and_stores_once(faulty_db, mongo_client, db, command):
     storage.insert_sessions(faulty_db, batch(["a"]))  # the session exists, so appends are updates
     fail(mongo_client, {"times": 1}, failCommands=[command], closeConnection=True)
@@ -63,7 +63,7 @@ def test_a_commit_that_applied_but_answered_an_error_is_not_stored_twice(faulty_
 
 
 def test_write_conflicts_past_the_retry_budget_raise_busy(faulty_db, mongo_client):
-    fail(mongo_client, "alwaysOn", failCommands=["find"], errorCode=112)  # WriteConflict: transient
+    fail(mongo_client, "alwaysOn", failCommands=["aggregate"], errorCode=112)  # WriteConflict: transient
     started = time.monotonic()
     with pytest.raises(storage.StorageBusy):
         storage.insert_sessions(faulty_db, batch(["a"]), retry_seconds=0.5)

@@ -37,7 +37,7 @@ def test_endless_write_conflicts_are_a_503_busy(mongo_url, mongo_client, db):
     client = create_app(Settings(), database=database).test_client()
     try:
         mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn",
-                                    "data": {"failCommands": ["find"], "errorCode": 112}})
+                                    "data": {"failCommands": ["aggregate"], "errorCode": 112}})
     except OperationFailure:
         pytest.skip("the server has no test commands (configureFailPoint)")
     try:
@@ -52,7 +52,7 @@ def test_endless_write_conflicts_are_a_503_busy(mongo_url, mongo_client, db):
 
 
 @pytest.mark.parametrize("method, path, command", [("GET", "/logs?userId=u", "aggregate"),
-                                                   ("POST", "/logs", "find")])
+                                                   ("POST", "/logs", "aggregate")])
 def test_a_database_that_hangs_is_a_503_after_the_socket_timeout(mongo_url, mongo_client, db, method, path, command):
     database = logstore_db.connect(mongo_url.rstrip("/") + "/" + db.name, timeout_ms=500, socket_timeout_ms=300)
     client = create_app(Settings(), database=database).test_client()

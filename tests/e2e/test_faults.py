@@ -39,7 +39,7 @@ def fault(rng, blocked_left):
                                                   "writeConcernError": {"code": 64, "errmsg": "wtimeout"}}
     if roll < 0.25:
         return "write conflict", {"failCommands": [rng.choice(["update", "insert"])], "errorCode": 112}
-    command = rng.choice(["find", "update", "insert", "commitTransaction", "abortTransaction"])
+    command = rng.choice(["aggregate", "update", "insert", "commitTransaction", "abortTransaction"])
     return f"closed on {command}", {"failCommands": [command], "closeConnection": True}
 
 
