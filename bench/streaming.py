@@ -1,23 +1,21 @@
-"""Export: rows/s and the worker's peak RSS while streaming ``GET /logs/export`` (NDJSON).
-
-The endpoint is built on another branch; until it answers, this part reports "not available".
+"""Export: rows/s and the worker's peak RSS while streaming every stored action through
+``GET /logs/export`` (NDJSON), against pymongo alone iterating the same pipeline
+(``pipelines.export_pipeline``, storage order, same batch size). ``bench.export`` is the
+standalone version of this part, with CSV and a MongoDB of your own.
 """
 from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
-from urllib.parse import urlencode
 
 from logstore import pipelines, storage
 
 from . import data
 from .procs import rss_bytes, worker_pids
-from .query import ACTIONS_PER_SESSION, log_filter, session_start, utc
+from logstore.filters import LogFilter
 from .timing import Http, ratio
 
 ENDPOINT = "/logs/export"
-EXPORT_SESSIONS = 200               # the most recent 100,000 actions at every size
 
 
 def available(ctx):
@@ -29,10 +27,6 @@ def run_at_size(ctx, size):
     if not available(ctx):
         ctx.report.note(f"Export at {size:,} actions: not available (`GET {ENDPOINT}` answers 404 on this branch).")
         return
-    sessions = ctx.query_sessions
-    params = {"format": "ndjson",
-              "from": utc(session_start(max(0, sessions - EXPORT_SESSIONS))),
-              "to": utc(session_start(sessions) + timedelta(seconds=ACTIONS_PER_SESSION))}
     pids = worker_pids(ctx.query_server)
     before = max((rss_bytes(pid) for pid in pids), default=0)
     peak, done = [before], threading.Event()
@@ -45,18 +39,17 @@ def run_at_size(ctx, size):
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = time.perf_counter()
-    rows = _stream_lines(ctx.query_base, ENDPOINT + "?" + urlencode(params))
+    rows = _stream_lines(ctx.query_base, ENDPOINT + "?format=ndjson")
     http_seconds = time.perf_counter() - start
     done.set()
     sampler.join()
-    pipeline = pipelines.unwound_actions(log_filter({k: v for k, v in params.items() if k != "format"}))
     start = time.perf_counter()
     raw_rows = sum(1 for _ in ctx.client[ctx.query_database][storage.SESSIONS].aggregate(
-        pipeline + [pipelines.SORT_STAGE], allowDiskUse=True))
+        pipelines.export_pipeline(LogFilter()), allowDiskUse=True, batchSize=storage.EXPORT_BATCH))
     raw_seconds = time.perf_counter() - start
     ctx.report.table(
-        f"Export at {size:,} stored actions: NDJSON of the latest {EXPORT_SESSIONS * ACTIONS_PER_SESSION:,} "
-        "actions, against iterating the same sorted pipeline with pymongo",
+        f"Export of all {size:,} stored actions (NDJSON, storage order), against pymongo iterating "
+        "the same pipeline with the same batch size",
         ("what", "rows", "rows/s", "ratio", "worker RSS before → peak"),
         [("raw pipeline", raw_rows, f"{raw_rows / raw_seconds:,.0f}", "1.00", ""),
          (f"GET {ENDPOINT}", rows, f"{rows / http_seconds:,.0f}",
