@@ -237,18 +237,21 @@ def _write(db, merged, session, on_commit):
     with_ids = any("id" in action for actions in merged.values() for action in actions)
     heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
     result = IngestResult(sessions=len(merged))
-    operations, updates = [], 0
+    # Every update before every insert: an ordered bulk write sends one command per run of one
+    # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
+    # writes are the same; which runs first does not matter inside the transaction, where any
+    # failure (a conflict, a duplicate bucket) undoes all of them.
+    updates, inserts = [], []
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
         result.duplicates += len(actions) - len(fresh)
         result.actions += len(fresh)
         if fresh:
-            head_ops = _bucket_operations(key, heads.get(key), fresh)
-            updates += sum(isinstance(op, UpdateOne) for op in head_ops)
-            operations.extend(head_ops)
-    if operations:
-        written = collection.bulk_write(operations, ordered=True, session=session)
-        if written.matched_count != updates:
+            for operation in _bucket_operations(key, heads.get(key), fresh):
+                (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
+    if updates or inserts:
+        written = collection.bulk_write(updates + inserts, ordered=True, session=session)
+        if written.matched_count != len(updates):
             raise _Conflict()
     if on_commit is not None:
         on_commit(session, result)
