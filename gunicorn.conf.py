@@ -43,3 +43,21 @@ def on_starting(server):
     from logstore.startup import check_settings
 
     check_settings()
+
+
+# Python's cyclic GC runs a young collection every 700 container allocations; a 10,000-action POST
+# makes about 40,000 containers (actions, properties, decoded structs) that all live until the
+# response, so it paid for dozens of collections that found nothing (≈ 2 ms of its CPU). Almost
+# everything the service allocates is freed by reference counting; cycles are rare and small.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+def post_worker_init(worker):
+    """Once the app is loaded in a worker: move what startup allocated (Flask, pymongo, the app)
+    out of the GC's generations for good, and collect the young generation less often."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)

@@ -59,7 +59,7 @@ def stored_documents(raw_body):
     documents = []
     for session in storage._merge_sessions(validation.parse_batch(raw_body)).items():
         key, actions = session
-        documents.extend(op._doc for op in storage._bucket_operations(key, None, actions)
+        documents.extend(op._doc for op in storage._bucket_operations(key, None, actions, encode=False)
                          if isinstance(op, InsertOne))
     return documents
 

@@ -20,10 +20,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import struct
 import time
 from dataclasses import dataclass
 
 import bson
+from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
 import pymongo
 from pymongo import ASCENDING, DeleteOne, InsertOne, UpdateOne
 from pymongo.errors import (BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError,
@@ -234,18 +237,21 @@ def _write(db, merged, session, on_commit):
     with_ids = any("id" in action for actions in merged.values() for action in actions)
     heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
     result = IngestResult(sessions=len(merged))
-    operations, updates = [], 0
+    # Every update before every insert: an ordered bulk write sends one command per run of one
+    # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
+    # writes are the same; which runs first does not matter inside the transaction, where any
+    # failure (a conflict, a duplicate bucket) undoes all of them.
+    updates, inserts = [], []
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
         result.duplicates += len(actions) - len(fresh)
         result.actions += len(fresh)
         if fresh:
-            head_ops = _bucket_operations(key, heads.get(key), fresh)
-            updates += sum(isinstance(op, UpdateOne) for op in head_ops)
-            operations.extend(head_ops)
-    if operations:
-        written = collection.bulk_write(operations, ordered=True, session=session)
-        if written.matched_count != updates:
+            for operation in _bucket_operations(key, heads.get(key), fresh):
+                (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
+    if updates or inserts:
+        written = collection.bulk_write(updates + inserts, ordered=True, session=session)
+        if written.matched_count != len(updates):
             raise _Conflict()
     if on_commit is not None:
         on_commit(session, result)
@@ -287,49 +293,77 @@ def _new_actions(actions, known):
     return fresh
 
 
-def _bucket_operations(key, head, actions):
-    """Fill the newest bucket up to its caps, then open as many new buckets as the rest needs."""
-    sizes = _action_sizes(actions)
+def _bucket_operations(key, head, actions, encode=True):
+    """Fill the newest bucket up to its caps, then open as many new buckets as the rest needs.
+
+    The actions are BSON-encoded once, for their sizes; with ``encode`` (the default), an operation
+    that takes all of them carries that encoding as a ``RawBSONDocument``, so pymongo sends it as
+    it is instead of encoding the actions a second time. ``encode=False`` gives plain dicts.
+    """
+    sizes = _Sizes(actions)
+    whole = sizes.array if encode else None
     operations = []
     index = 0
     if head is not None:
         count, used = head.get("count", 0), head.get("bytes", 0)
-        index = _fits(sizes, 0, count, used)
+        index = sizes.fits(0, count, used)
         if index:
             # userId and sessionId add nothing to _id here, but on a sharded cluster they route
             # the update to the one shard that holds the session (docs/SCALING.md).
-            operations.append(UpdateOne(
-                {"_id": head["_id"], "userId": key[0], "sessionId": key[1], "count": count},
-                _append_update(actions[:index], sum(sizes[:index])),
-            ))
+            condition = {"_id": head["_id"], "userId": key[0], "sessionId": key[1], "count": count}
+            if whole is not None and index == len(actions):
+                update = _raw_append_update(actions, sizes.total(0, index), whole)
+            else:
+                update = _append_update(actions[:index], sizes.total(0, index))
+            operations.append(UpdateOne(condition, update))
         number = head["b"] + 1
     else:
         number = 0
     while index < len(actions):
-        end = max(_fits(sizes, index, 0, 0), index + 1)
-        operations.append(InsertOne(_new_bucket(key, number, actions[index:end], sum(sizes[index:end]))))
+        end = max(sizes.fits(index, 0, 0), index + 1)
+        if whole is not None and index == 0 and end == len(actions):
+            document = _raw_new_bucket(key, number, actions, sizes.total(0, end), whole)
+        else:
+            document = _new_bucket(key, number, actions[index:end], sizes.total(index, end))
+        operations.append(InsertOne(document))
         index, number = end, number + 1
     return operations
 
 
-def _fits(sizes, start, count, used):
-    """The end index of the run from ``start`` that a bucket already holding count/used can take."""
-    end = start
-    room = BUCKET_MAX_ACTIONS - count
-    while end < len(sizes) and end - start < room and used + sizes[end] <= BUCKET_MAX_BYTES:
-        used += sizes[end]
-        end += 1
-    return end
+class _Sizes:
+    """BSON size of each action of a list: one encode of the whole list when it is clearly small.
 
+    Small: every action gets the mean size, which is exact enough for a cap four times larger.
+    ``array`` is then the encoded list itself (a BSON array, keys "0", "1", …), else None.
+    """
 
-def _action_sizes(actions):
-    """BSON size of each action; one encode of the whole list when it is clearly small."""
-    total = len(bson.encode({"a": actions}))
-    if total <= BUCKET_MAX_BYTES // 4:
-        # Small: every action gets the mean size, which is exact enough for a cap four times larger.
-        mean = total // len(actions) + 1
-        return [mean] * len(actions)
-    return [len(bson.encode(action)) for action in actions]
+    def __init__(self, actions):
+        encoded = bson.encode({"a": actions})
+        if len(encoded) <= BUCKET_MAX_BYTES // 4:
+            self.mean = len(encoded) // len(actions) + 1
+            self.each = None
+            # {"a": [...]} is: int32 length, 0x04 "a" NUL, the array document, NUL.
+            self.array = encoded[7:-1]
+        else:
+            self.mean = None
+            self.each = [len(bson.encode(action)) for action in actions]
+            self.array = None
+        self.length = len(actions)
+
+    def fits(self, start, count, used):
+        """The end index of the run from ``start`` that a bucket already holding count/used can take."""
+        room = BUCKET_MAX_ACTIONS - count
+        if self.each is None:
+            # Equal sizes: the loop below in closed form.
+            return start + max(0, min(self.length - start, room, (BUCKET_MAX_BYTES - used) // self.mean))
+        sizes, end = self.each, start
+        while end < self.length and end - start < room and used + sizes[end] <= BUCKET_MAX_BYTES:
+            used += sizes[end]
+            end += 1
+        return end
+
+    def total(self, start, end):
+        return self.mean * (end - start) if self.each is None else sum(self.each[start:end])
 
 
 def _summary(actions):
@@ -357,6 +391,41 @@ def _new_bucket(key, number, actions, size):
         "first": first, "last": last, "types": types,
         "actions": actions,
     }
+
+
+def _raw_new_bucket(key, number, actions, size, array):
+    """``_new_bucket`` of all ``actions`` as BSON, around their encoded ``array``.
+
+    The ``_id`` is made here as pymongo would (a client-side ObjectId, the first field).
+    """
+    first, last, types = _summary(actions)
+    head = bson.encode({
+        "_id": ObjectId(), "userId": key[0], "sessionId": key[1], "b": number,
+        "count": len(actions), "bytes": size,
+        "first": first, "last": last, "types": types,
+    })
+    return RawBSONDocument(_bson_document(head[4:-1] + b"\x04actions\x00" + array))
+
+
+def _raw_append_update(actions, size, array):
+    """``_append_update`` of all ``actions`` as BSON, around their encoded ``array``."""
+    first, last, types = _summary(actions)
+    rest = bson.encode({
+        "$inc": {"count": len(actions), "bytes": size},
+        "$min": {"first": first},
+        "$max": {"last": last},
+        "$addToSet": {"types": {"$each": types}},
+    })
+    push = _bson_document(b"\x03actions\x00" + _bson_document(b"\x04$each\x00" + array))
+    return RawBSONDocument(_bson_document(b"\x03$push\x00" + push + rest[4:-1]))
+
+
+def _bson_document(elements):
+    """A BSON document of already encoded elements: int32 total length, the elements, NUL."""
+    return _INT32.pack(len(elements) + 5) + elements + b"\x00"
+
+
+_INT32 = struct.Struct("<i")
 
 
 def _is_duplicate_key(exc):
