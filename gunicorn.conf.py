@@ -43,6 +43,11 @@ def on_starting(server):
     from logstore.startup import check_settings
 
     check_settings()
+    # Requests gunicorn refuses itself (a malformed request line, an over-long URI) get a problem
+    # document too, not gunicorn's HTML page; workers fork from here and inherit it.
+    from logstore.gunicorn_errors import install
+
+    install()
 
 
 # Python's cyclic GC runs a young collection every 700 container allocations; a 10,000-action POST

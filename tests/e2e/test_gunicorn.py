@@ -79,3 +79,26 @@ def test_idempotency_key_holds_across_workers(start_gunicorn, mongo_client):
     for status, headers, _ in answers:
         if status == 409:
             assert int(headers["Retry-After"]) >= 1
+
+
+@pytest.mark.parametrize("raw, status", [
+    (b"NOT A REQUEST LINE AT ALL\r\n\r\n", 400),
+    (b"GET /logs?" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET /logs HTTP/1.1\r\nHost: x\r\nBad Header Name: y\r\n\r\n", 400),
+])
+def test_requests_gunicorn_refuses_itself_get_problem_documents(start_gunicorn, raw, status):
+    import socket
+    from urllib.parse import urlparse
+
+    base, _ = start_gunicorn(workers=1)
+    address = urlparse(base)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        sock.sendall(raw)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0].startswith(f"HTTP/1.1 {status} ".encode())
+    assert b"Content-Type: application/problem+json" in head
+    problem = json.loads(body)
+    assert problem["status"] == status and problem["code"] and problem["requestId"]
