@@ -10,7 +10,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Wr
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .storage import StorageBusy
+from .transactions import StorageBusy
 
 log = logging.getLogger(__name__)
 

@@ -11,42 +11,29 @@ Each update is conditioned on the bucket's ``count`` as read, each new bucket is
 ``(userId, sessionId, b)``, so two requests racing on one session cannot both win: the loser is
 retried from the read, and sees the winner's actions and ids.
 
-The transaction loop is pymongo's ``with_transaction`` with a short budget: that one retries for
-120 s, far past any HTTP client's patience; this one gives up after the client's server selection
-timeout (LOGSTORE_DB_TIMEOUT_MS) and never waits twice for a server that could not be found.
+Transactions run through ``transactions.run_transaction``: retried within a short budget.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
-import random
 import struct
-import time
 from dataclasses import dataclass
 
 import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
-import pymongo
 from pymongo import ASCENDING, DeleteOne, InsertOne, UpdateOne
-from pymongo.errors import (BulkWriteError, ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError,
-                            ServerSelectionTimeoutError)
-from pymongo.read_concern import ReadConcern
-from pymongo.write_concern import WriteConcern
+from pymongo.errors import OperationFailure
 
 from . import pipelines
 from .filters import InvalidParameter
+from .transactions import Conflict, StorageBusy, run_transaction  # noqa: F401  (StorageBusy: raised by the API below)
 
 log = logging.getLogger(__name__)
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
 BUCKET_MAX_BYTES = 2 * 1024 * 1024
-MAX_ATTEMPTS = 20
-# Backoff between transaction attempts: jittered, growing, capped (pymongo uses the same shape).
-BACKOFF_FIRST, BACKOFF_MAX = 0.005, 0.25
-# Longest wait for a server to abort a failed attempt on (a reachable one answers in milliseconds).
-ABORT_SECONDS = 0.5
 # How many sessions one read of bucket heads asks for: a long $or is slow on some servers.
 HEADS_PER_READ = 200
 
@@ -66,14 +53,6 @@ class IngestResult:
 
     def to_dict(self):
         return {"sessions": self.sessions, "actions": self.actions, "duplicates": self.duplicates}
-
-
-class _Conflict(Exception):
-    """Another writer changed a bucket between our read and our write; read again."""
-
-
-class StorageBusy(Exception):
-    """The batch met conflicts or transient errors on every attempt within the budget; retry later."""
 
 
 def ensure_indexes(db, retention_days=None):
@@ -128,98 +107,6 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit), budget)
 
 
-def run_transaction(client, callback, budget):
-    """Run ``callback(session)`` in a transaction and commit it, retrying for ``budget`` seconds.
-
-    Retried, as ``ClientSession.with_transaction`` does: an attempt whose error is labelled
-    TransientTransactionError (dropped connection, write conflict, election) or that lost a race on
-    a bucket; a commit labelled UnknownTransactionCommitResult, with the same transaction number,
-    which the server applies at most once. The first try has the client's usual timeouts; every
-    retry runs under a pymongo deadline of what is left of the budget, so retrying, server selection
-    included, ends with it. A server that could not be selected at all is not waited for again.
-    """
-    started = time.monotonic()
-    attempt = 0
-    with client.start_session() as session:
-        while True:
-            attempt += 1
-            with _retry_deadline(started, budget, attempt > 1):
-                session.start_transaction(read_concern=ReadConcern("snapshot"),
-                                          write_concern=WriteConcern("majority"))
-                try:
-                    result = callback(session)
-                except Exception as exc:
-                    _abort(session, exc, started, budget)
-                    if not (_raced(exc) or _labelled(exc, "TransientTransactionError")):
-                        raise
-                    error = exc
-                else:
-                    if _commit(session, started, budget, attempt > 1):
-                        return result
-                    error = None
-            _pause_or_give_up(error, started, budget, attempt)
-
-
-def _retry_deadline(started, budget, retrying):
-    """No deadline for a first try; for a retry, what is left of the budget (at least a moment)."""
-    if not retrying:
-        return contextlib.nullcontext()
-    return pymongo.timeout(max(budget - (time.monotonic() - started), 0.001))
-
-
-def _abort(session, exc, started, budget):
-    """Abort the attempt on the server, so that its writes stop blocking the retry; but wait for a
-    server no longer than the budget allows, and not at all when none could be found a moment ago
-    (mongod drops an abandoned transaction after transactionLifetimeLimitSeconds anyway)."""
-    if not session.in_transaction:
-        return
-    left = 0.0 if isinstance(exc, ServerSelectionTimeoutError) else budget - (time.monotonic() - started)
-    with pymongo.timeout(min(max(left, 0.001), ABORT_SECONDS)):
-        session.abort_transaction()  # never raises; ends the transaction client-side in any case
-
-
-def _commit(session, started, budget, retrying):
-    """Commit; True once committed, False when the whole transaction must run again."""
-    while True:
-        try:
-            with _retry_deadline(started, budget, retrying):
-                session.commit_transaction()
-            return True
-        except PyMongoError as exc:
-            retrying = True
-            if _labelled(exc, "UnknownTransactionCommitResult") and _within(started, budget):
-                continue
-            if _labelled(exc, "TransientTransactionError") and _within(started, budget):
-                return False
-            raise
-
-
-def _raced(exc):
-    return isinstance(exc, (_Conflict, DuplicateKeyError)) or (
-        isinstance(exc, BulkWriteError) and _is_duplicate_key(exc))
-
-
-def _labelled(exc, label):
-    return (isinstance(exc, PyMongoError) and exc.has_error_label(label)
-            and not isinstance(exc, ServerSelectionTimeoutError))
-
-
-def _within(started, budget, pause=0.0):
-    return time.monotonic() + pause - started < budget
-
-
-def _pause_or_give_up(exc, started, budget, attempt):
-    """Sleep a jittered backoff before the next attempt, or raise when the budget is spent."""
-    pause = random.random() * min(BACKOFF_FIRST * 2 ** attempt, BACKOFF_MAX)
-    if attempt < MAX_ATTEMPTS and _within(started, budget, pause):
-        log.info("transaction attempt %d failed (%s); retrying", attempt, exc or "commit")
-        time.sleep(pause)
-        return
-    if isinstance(exc, ConnectionFailure):
-        raise exc  # the database is unreachable: a 503 DATABASE_UNAVAILABLE
-    raise StorageBusy(f"no commit after {attempt} attempts: {exc or 'transient commit errors'}") from exc
-
-
 def _merge_sessions(sessions):
     """Join the parts of a batch that name the same session, keeping the order of actions."""
     merged = {}
@@ -252,7 +139,7 @@ def _write(db, merged, session, on_commit):
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
-            raise _Conflict()
+            raise Conflict()
     if on_commit is not None:
         on_commit(session, result)
     return result
@@ -428,10 +315,6 @@ def _bson_document(elements):
 _INT32 = struct.Struct("<i")
 
 
-def _is_duplicate_key(exc):
-    return any(error.get("code") == 11000 for error in exc.details.get("writeErrors", ()))
-
-
 # --- reading ------------------------------------------------------------------------------------
 
 def query_page(db, log_filter, limit, after=None):
@@ -519,7 +402,7 @@ def _delete_batch(db, log_filter, bucket_ids, session):
         operations.append(UpdateOne(condition, {"$set": _rewritten(kept)}) if kept else DeleteOne(condition))
     written = collection.bulk_write(operations, ordered=True, session=session)
     if written.matched_count + written.deleted_count != len(operations):
-        raise _Conflict()
+        raise Conflict()
     return deleted
 
 

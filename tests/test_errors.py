@@ -5,7 +5,7 @@ from pymongo.errors import (AutoReconnect, BulkWriteError, ConnectionFailure, Du
                             NetworkTimeout, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError,
                             WriteConcernError, WTimeoutError)
 
-from logstore import storage
+from logstore import transactions
 from logstore.errors import problem_response
 
 
@@ -28,7 +28,7 @@ UNAVAILABLE = [
     OperationFailure("primary stepped down", 189),
     OperationFailure("host unreachable", 6),
     WriteConcernError("write concern failed", 100),
-    storage.StorageBusy("too many concurrent writers"),
+    transactions.StorageBusy("too many concurrent writers"),
 ]
 
 BUGS = [

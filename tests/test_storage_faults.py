@@ -7,7 +7,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure
 
-from logstore import storage
+from logstore import storage, transactions
 from logstore.local import free_port
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -65,7 +65,7 @@ def test_a_commit_that_applied_but_answered_an_error_is_not_stored_twice(faulty_
 def test_write_conflicts_past_the_retry_budget_raise_busy(faulty_db, mongo_client):
     fail(mongo_client, "alwaysOn", failCommands=["aggregate"], errorCode=112)  # WriteConflict: transient
     started = time.monotonic()
-    with pytest.raises(storage.StorageBusy):
+    with pytest.raises(transactions.StorageBusy):
         storage.insert_sessions(faulty_db, batch(["a"]), retry_seconds=0.5)
     assert time.monotonic() - started < 2
 
