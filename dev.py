@@ -54,9 +54,14 @@ def ensure_browser():
         return
     print("dev.py: installing chromium and chromium-driver (Debian packages) for the browser tests", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-qq", *BROWSER_PACKAGES], check=True, env=env,
+                       stdout=subprocess.DEVNULL)
+    except subprocess.CalledProcessError as exc:
+        # Every other test can still run; the browser tests then skip and say why.
+        print(f"dev.py: WARNING: could not install {' '.join(BROWSER_PACKAGES)} ({exc}); "
+              "the browser tests will be skipped", flush=True)
 
 
 def main(argv):
