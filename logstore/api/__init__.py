@@ -3,7 +3,7 @@ from flask import request
 from flask_restx import Api
 
 from ..auth import SECURITY_DEFINITIONS
-from ..errors import ApiError, problem_response
+from ..errors import PROBLEM_MIME, ApiError, problem_response
 from . import analyst  # noqa: F401  (adds /logs/export and /logs/stats to the logs namespace)
 from .health import ns as health_ns
 from .logs import ns as logs_ns
@@ -14,6 +14,13 @@ class ProblemApi(Api):
 
     def handle_error(self, e):
         return problem_response(e)
+
+    def make_response(self, data, *args, **kwargs):
+        """A reply a resource returned as data is JSON, whatever the Accept header: problem+json is
+        listed among the representations only so that Swagger says errors come in it."""
+        response = self.representations["application/json"](data, *args, **kwargs)
+        response.headers["Content-Type"] = "application/json"
+        return response
 
 
 def require_utf8_query():
@@ -35,6 +42,9 @@ def build_api(app):
         doc="/docs",
         authorizations=SECURITY_DEFINITIONS,
     )
+    # Errors are application/problem+json: list it so that Swagger's "produces" says so. Replies are
+    # built as Responses with their own media type; this only documents and negotiates.
+    api.representations[PROBLEM_MIME] = api.representations["application/json"]
     api.add_namespace(logs_ns, path="/logs")
     api.add_namespace(health_ns, path="/")
     return api

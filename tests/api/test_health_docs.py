@@ -61,3 +61,9 @@ def test_unhandled_errors_are_500_problems_with_a_request_id(app):
     body = response.get_json()
     assert body["code"] == "INTERNAL_ERROR" and body["requestId"] == "req-123"
     assert "secret internals" not in response.get_data(as_text=True)
+
+
+def test_swagger_says_errors_are_problem_documents_and_replies_stay_json(client):
+    assert "application/problem+json" in client.get("/swagger.json").get_json()["produces"]
+    response = client.get("/health", headers={"Accept": "application/problem+json"})
+    assert response.status_code == 200 and response.mimetype == "application/json"
