@@ -10,6 +10,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, Wr
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .filters import InvalidParameter
 from .transactions import StorageBusy
 
 log = logging.getLogger(__name__)
@@ -59,10 +60,14 @@ def request_id():
 
 
 def problem_response(error):
-    """A Response holding the problem document for ``error`` (ApiError, HTTPException, or other)."""
+    """A Response holding the problem document for ``error`` (ApiError, a query parameter's
+    InvalidParameter, HTTPException, or other)."""
     if isinstance(error, ApiError):
         return _problem(error.status, error.code, error.title, error.detail, error.errors,
                         error.headers, error.extra)
+    if isinstance(error, InvalidParameter):
+        return _problem(400, error.code, "Invalid query parameter", error.detail, None, {},
+                        {"parameter": error.name})
     if isinstance(error, HTTPException) and error.code is not None:
         headers = {}
         if error.code == 405 and getattr(error, "valid_methods", None):

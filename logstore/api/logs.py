@@ -55,17 +55,6 @@ def idempotent_response(key, body, process):
     return Response(raw, status=status, mimetype="application/json", headers=headers)
 
 
-def parse_query(args, allowed):
-    try:
-        return filters.parse_filter(args, allowed)
-    except filters.InvalidParameter as exc:
-        raise invalid_parameter(exc) from None
-
-
-def invalid_parameter(exc):
-    return ApiError(400, exc.code, exc.detail, title="Invalid query parameter", parameter=exc.name)
-
-
 @ns.route("", "/")
 class Logs(Resource):
     @ns.doc(params={
@@ -106,14 +95,11 @@ class Logs(Resource):
     def get(self):
         """Query actions by user, session, types and time range, page by page."""
         args = request.args
-        try:
-            log_filter = filters.parse_filter(args, QUERY_PARAMS)
-            limit = filters.parse_limit(args)
-            shape = filters.parse_choice(args, "format", ("sessions", "actions"), "sessions")
-            token = filters.single_value(args, "cursor")
-            after = decode_cursor(token, log_filter.fingerprint()) if token else None
-        except filters.InvalidParameter as exc:
-            raise invalid_parameter(exc) from None
+        log_filter = filters.parse_filter(args, QUERY_PARAMS)
+        limit = filters.parse_limit(args)
+        shape = filters.parse_choice(args, "format", ("sessions", "actions"), "sessions")
+        token = filters.single_value(args, "cursor")
+        after = decode_cursor(token, log_filter.fingerprint()) if token else None
         rows, more = storage.query_page(get_db(), log_filter, limit, after)
         body = formats.session_logs(rows) if shape == "sessions" else [formats.flat_row(r) for r in rows]
         headers = {}
@@ -129,7 +115,7 @@ class Logs(Resource):
     @requires("admin")
     def delete(self):
         """Delete the matching actions (at least one filter required); sessions left empty go too."""
-        log_filter = parse_query(request.args, filters.FILTER_PARAMS)
+        log_filter = filters.parse_filter(request.args, filters.FILTER_PARAMS)
         if log_filter.is_empty:
             raise ApiError(400, "FILTER_REQUIRED", "name at least one of userId, sessionId, types, from, to: "
                            "DELETE /logs never deletes everything", title="Filter required")
@@ -137,11 +123,8 @@ class Logs(Resource):
 
 
 def _partial_flag(args):
-    try:
-        value = filters.parse_choice(args, "partial", ("true", "false"), "false")
-        for name in args:
-            if name != "partial":
-                raise filters.InvalidParameter(name, f"unknown query parameter '{name}'", code="UNKNOWN_PARAMETER")
-    except filters.InvalidParameter as exc:
-        raise invalid_parameter(exc) from None
+    value = filters.parse_choice(args, "partial", ("true", "false"), "false")
+    for name in args:
+        if name != "partial":
+            raise filters.InvalidParameter(name, f"unknown query parameter '{name}'", code="UNKNOWN_PARAMETER")
     return value == "true"
