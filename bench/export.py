@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shlex
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,9 +27,8 @@ from pymongo import MongoClient
 
 from logstore import pipelines, storage
 from logstore.filters import LogFilter
-from logstore.local import free_port, start_secantus, stop
+from logstore.local import ROOT, free_port, procfile_command, start_secantus, stop, wait_for_http
 
-ROOT = Path(__file__).resolve().parents[1]
 PER_BUCKET = 500
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
@@ -92,24 +89,14 @@ def rss_kb(pid, field="VmRSS"):
 def start_service(url, log_path):
     """The Procfile's web line with one worker on a free port; returns (process, base url, worker pid)."""
     port = free_port()
-    web = next(line.split(":", 1)[1] for line in (ROOT / "Procfile").read_text().splitlines()
-               if line.startswith("web:"))
-    command = shlex.split(web)
-    command[0] = str(Path(sys.executable).parent / command[0])
-    # SecantusDB computes a whole pipeline before its first batch (~20 s for a million actions) and
-    # may then answer pymongo's heartbeat late; with the default 2 s the client declares the server
-    # down and cancels the export (a 503). mongod answers heartbeats during an aggregate.
+    # SecantusDB computes a whole pipeline before its first batch (~20 s for a million actions);
+    # the long database timeout keeps a slow first batch from being answered with a 503.
     env = {**os.environ, "MONGO_URL": url, "WEB_CONCURRENCY": "1", "PYTHONUNBUFFERED": "1",
            "LOGSTORE_DB_TIMEOUT_MS": "60000", "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}"}
     log = open(log_path, "wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(procfile_command("web"), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=1):
-                break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_http(base + "/health", process, seconds=30)
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
     return process, base, int(children[0])
 

@@ -6,12 +6,9 @@ removes the temporary directory, also after Ctrl-C.
 from __future__ import annotations
 
 import os
-import shlex
 import shutil
-import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from subprocess import Popen, STDOUT
@@ -20,15 +17,7 @@ from pymongo import MongoClient
 
 from logstore import local, storage
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def procfile_web():
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == "web":
-            return shlex.split(command)
-    raise RuntimeError("no web line in the Procfile")
+ROOT = local.ROOT
 
 
 class Processes:
@@ -59,8 +48,7 @@ class Processes:
     def start_gunicorn(self, database, workers):
         """gunicorn from the Procfile web line on a free port; returns (base_url, process)."""
         port = local.free_port()
-        command = procfile_web()
-        command[0] = str(Path(sys.executable).parent / command[0])
+        command = local.procfile_command("web")
         env = {**os.environ, "MONGO_URL": f"{self.url}/{database}", "WEB_CONCURRENCY": str(workers),
                "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port} --timeout=300"}
         env.pop("PORT", None)
@@ -69,7 +57,8 @@ class Processes:
                         preexec_fn=local._die_with_parent)
         self.servers.append(process)
         base = f"http://127.0.0.1:{port}"
-        _wait_until_up(base + "/health", process)
+        local.wait_for_http(base + "/health", process)
+        time.sleep(1.0)  # every worker booted, so the first timed request is not a boot
         return base, process
 
     def stop_server(self, process):
@@ -113,18 +102,3 @@ def rss_bytes(pid):
         pass
     return 0
 
-
-def _wait_until_up(url, process, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    # Wait until every worker has booted, so the first timed request is not a boot.
-                    time.sleep(1.0)
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 PR_SET_PDEATHSIG = 1
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _die_with_parent():
@@ -57,6 +60,32 @@ def wait_for_mongo(url, process=None, seconds=60):
         except PyMongoError:
             time.sleep(0.2)
     raise RuntimeError(f"the database at {url} did not answer within {seconds} s")
+
+
+def procfile_command(kind="web"):
+    """A Procfile line as argv, its program taken from this interpreter's folder (the venv's bin)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == kind:
+            argv = shlex.split(command)
+            argv[0] = str(Path(sys.executable).parent / argv[0])
+            return argv
+    raise RuntimeError(f"no {kind} line in the Procfile")
+
+
+def wait_for_http(url, process=None, seconds=60):
+    """Poll ``url`` until it answers 200; fail early if ``process`` exits, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds} s")
 
 
 def stop(process, seconds=30):

@@ -3,7 +3,7 @@ import runpy
 
 import pytest
 
-from tests.e2e.conftest import ROOT
+from logstore.local import ROOT
 
 
 @pytest.fixture

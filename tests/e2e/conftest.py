@@ -2,53 +2,13 @@
 from __future__ import annotations
 
 import os
-import shlex
-import signal
 import subprocess
-import sys
-import time
-import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
 from logstore import local
-from logstore.local import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def procfile_command(kind="web"):
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == kind:
-            return shlex.split(command)
-    raise AssertionError(f"no {kind} line in the Procfile")
-
-
-def wait_until_up(url, process, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer within {seconds} s")
-
-
-def stop(process, seconds=30):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
+from logstore.local import ROOT, free_port, procfile_command, stop, wait_for_http
 
 
 @pytest.fixture
@@ -65,7 +25,6 @@ def start_gunicorn(mongo_url, tmp_path, mongo_client):
             databases.append(database)
         port = free_port()
         command = procfile_command("web")
-        command[0] = str(Path(sys.executable).parent / command[0])
         env = {**os.environ, "MONGO_URL": (server_url or mongo_url).rstrip("/") + "/" + database,
                "WEB_CONCURRENCY": str(workers), "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}",
                **(extra_env or {})}
@@ -74,7 +33,7 @@ def start_gunicorn(mongo_url, tmp_path, mongo_client):
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         started.append(process)
         base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/health", process)
+        wait_for_http(base + "/health", process)
         return base, database
 
     start.processes = started  # for tests that signal the server themselves

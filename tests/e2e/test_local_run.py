@@ -12,7 +12,7 @@ import pytest
 
 from logstore.local import free_port
 from tests.builders import SPEC_EXAMPLE
-from tests.e2e.conftest import ROOT, wait_until_up
+from logstore.local import ROOT, wait_for_http
 from tests.e2e.test_gunicorn import request
 
 pytestmark = pytest.mark.e2e
@@ -56,7 +56,7 @@ def test_local_run_keeps_data_across_restarts_and_leaves_nothing(tmp_path):
     base = f"http://127.0.0.1:{port}"
     first = launch(data_dir, port)
     try:
-        wait_until_up(base + "/ready", first, 90)
+        wait_for_http(base + "/ready", first, 90)
         assert request("POST", base + "/logs", [SPEC_EXAMPLE])[0] == 201
     finally:
         interrupt(first)
@@ -65,7 +65,7 @@ def test_local_run_keeps_data_across_restarts_and_leaves_nothing(tmp_path):
 
     second = launch(data_dir, port)
     try:
-        wait_until_up(base + "/ready", second, 90)
+        wait_for_http(base + "/ready", second, 90)
         status, _, body = request("GET", base + "/logs")
         assert status == 200 and json.loads(body) == [SPEC_EXAMPLE]
     finally:
@@ -79,7 +79,7 @@ def test_with_mongo_url_set_nothing_local_starts(tmp_path, mongo_url):
     port = free_port()
     process = launch(data_dir, port, {"MONGO_URL": mongo_url.rstrip("/") + "/logstore_launch_test"})
     try:
-        wait_until_up(f"http://127.0.0.1:{port}/ready", process, 60)
+        wait_for_http(f"http://127.0.0.1:{port}/ready", process, 60)
         assert not data_dir.exists()
         assert processes_mentioning(str(data_dir)) == []
     finally:

@@ -4,16 +4,14 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from logstore.local import free_port
 from tests.builders import SPEC_EXAMPLE
-from tests.e2e.conftest import ROOT, procfile_command
+from logstore.local import ROOT, procfile_command
 
 pytestmark = pytest.mark.e2e
 
@@ -21,7 +19,6 @@ pytestmark = pytest.mark.e2e
 def run_web(extra_env, seconds=30):
     """Run the Procfile's web line to its end (it must end: these starts are refused)."""
     command = procfile_command("web")
-    command[0] = str(Path(sys.executable).parent / command[0])
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("LOGSTORE_", "MONGO", "CORS_", "GUNICORN_", "DYNO"))}
     env.update({"MONGO_URL": "", "MONGODB_URI": "", "PORT": str(free_port()), **extra_env})
