@@ -10,7 +10,6 @@ import time
 
 from logstore import pipelines, storage
 
-from . import data
 from .procs import rss_bytes, worker_pids
 from logstore.filters import LogFilter
 from .timing import Http, ratio

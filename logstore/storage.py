@@ -27,7 +27,7 @@ from pymongo.errors import OperationFailure
 
 from . import pipelines
 from .filters import InvalidParameter
-from .transactions import Conflict, StorageBusy, run_transaction  # noqa: F401  (StorageBusy: raised by the API below)
+from .transactions import Conflict, run_transaction
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     :param retry_seconds: how long transient failures are retried; default: the client's server
         selection timeout.
     :return: IngestResult
-    :raise StorageBusy: conflicts or transient errors on every attempt within the budget.
+    :raise transactions.StorageBusy: conflicts or transient errors on every attempt within the budget.
     :raise PyMongoError: the database cannot be reached (ConnectionFailure) or failed otherwise.
     """
     merged = _merge_sessions(sessions)
