@@ -26,7 +26,7 @@ def bucket_match_stages(log_filter, after=None):
             indexed["last"] = {"$gte": start}
             start = None
     elif log_filter.session_id is not None:
-        rest["sessionId"] = log_filter.session_id
+        indexed["sessionId"] = log_filter.session_id
     if log_filter.types:
         types_match = log_filter.types[0] if len(log_filter.types) == 1 else {"$in": list(log_filter.types)}
         if not indexed and (start is None or len(log_filter.types) == 1):
@@ -48,15 +48,18 @@ def bucket_match_stages(log_filter, after=None):
 def heads_pipeline(keys, projection):
     """The buckets of the sessions ``keys`` (``(userId, sessionId)`` pairs), projected.
 
-    Users and sessions are matched with ``$in`` each, so the answer may hold a few buckets of other
-    pairs (user A's session named like one of user B's), which the caller drops. An ``$or`` of pairs
-    would be exact, but SecantusDB scans the whole collection for a top-level ``$or``; on MongoDB
-    the two ``$match`` stages merge and use ``session_bucket`` with both bounds.
+    Sessions and users are matched with ``$in`` each, so the answer may hold a few buckets of other
+    pairs (user A's session named like one of user B's), which the caller drops. MongoDB merges the
+    two stages and bounds both fields of ``session_bucket``. Sessions come first for planners that
+    use one ``$in`` only (SecantusDB's): the ``session`` index then yields the batch's own buckets,
+    none for a new session, where ``userId`` first would fetch every bucket of the batch's users and
+    compare each with both lists. (An ``$or`` of pairs would be exact too, but SecantusDB scans the
+    whole collection for a top-level ``$or``.)
     """
     users = sorted({user for user, _ in keys})
     sessions = sorted({session for _, session in keys})
-    return [{"$match": {"userId": _one_or_in(users)}},
-            {"$match": {"sessionId": _one_or_in(sessions)}},
+    return [{"$match": {"sessionId": _one_or_in(sessions)}},
+            {"$match": {"userId": _one_or_in(users)}},
             {"$project": projection}]
 
 

@@ -41,6 +41,9 @@ INDEXES = (
     ([("userId", ASCENDING), ("sessionId", ASCENDING), ("b", ASCENDING)], {"name": "session_bucket", "unique": True}),
     ([("userId", ASCENDING), ("last", ASCENDING)], {"name": "user_last"}),
     ([("types", ASCENDING), ("last", ASCENDING)], {"name": "types_last"}),
+    # A session asked for without its user (GET /logs?sessionId=), and the first stage of the read
+    # of a batch's newest buckets (pipelines.heads_pipeline).
+    ([("sessionId", ASCENDING)], {"name": "session"}),
     ([("last", ASCENDING)], {"name": "last"}),
 )
 

@@ -14,6 +14,8 @@ TO = Bound(datetime(2020, 1, 3))
 SHAPES = {
     "user": LogFilter(user_id="u3"),
     "user+session": LogFilter(user_id="u3", session_id="s1"),
+    "session": LogFilter(session_id="s1"),
+    "session+types+range": LogFilter(session_id="s1", types=("CLICK", "VIEW"), start=FROM, end=TO),
     "user+types+range": LogFilter(user_id="u3", types=("CLICK", "VIEW"), start=FROM, end=TO),
     "types+range": LogFilter(types=("CLICK",), start=FROM, end=TO),
     "several types+range": LogFilter(types=("CLICK", "NAVIGATE"), start=FROM, end=TO),
@@ -51,3 +53,19 @@ def test_the_index_stage_comes_first(seeded):
     for log_filter in SHAPES.values():
         first = pipelines.page_pipeline(log_filter, 10)[0]
         assert "$match" in first
+
+
+def test_the_heads_read_examines_only_the_batch_s_sessions(db):
+    """Reading a session's newest bucket must not read the other sessions of its user: a user with
+    many sessions would make every POST slower (on MongoDB the index bounds both fields anyway)."""
+    storage.ensure_indexes(db)
+    body = [session_log(user="u1", session=f"s{s}", actions=[action("2020-01-01T00:00:00Z", "CLICK")])
+            for s in range(30)]
+    storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+    keys = [("u1", "s7"), ("u1", "new")]
+    pipeline = pipelines.heads_pipeline(keys, {"userId": 1, "sessionId": 1, "b": 1})
+    explained = db.command("explain", {"aggregate": storage.SESSIONS, "pipeline": pipeline, "cursor": {}},
+                           verbosity="executionStats")
+    cursor = explained["stages"][0]["$cursor"] if "stages" in explained else explained
+    assert "IXSCAN" in json.dumps(cursor["queryPlanner"]["winningPlan"])
+    assert cursor["executionStats"]["totalDocsExamined"] == 1

@@ -49,8 +49,13 @@ def watched(mongo_url):
 def filters_of(name, command):
     """The filter(s) a command selects documents with."""
     if name == "aggregate":
-        first = command["pipeline"][0]
-        return [first.get("$match", {})]
+        # MongoDB (mongos included) merges the leading $match stages before it targets shards.
+        leading = []
+        for stage in command["pipeline"]:
+            if "$match" not in stage:
+                break
+            leading.append(stage["$match"])
+        return [{"$and": leading} if len(leading) > 1 else (leading or [{}])[0]]
     if name == "update":
         return [statement["q"] for statement in command["updates"]]
     if name == "delete":
