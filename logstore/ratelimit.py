@@ -1,11 +1,15 @@
 """Per-key rate limit (``LOGSTORE_RATE_LIMIT``, e.g. ``600/minute``), shared by every worker and dyno.
 
-Fixed windows counted in MongoDB: one document per caller and window, ``{_id: "<caller>:<window>",
-n, expires}``, bumped with an upserting ``$inc`` and removed by a TTL index once its window is over.
-The count lives in the database because a limit kept in process memory would be per worker: with
-4 workers on 3 dynos a client would get 12 times the limit. A fixed window lets a client send up to
-twice the limit across a window boundary; for protecting the service from a runaway frontend that is
-enough, and it costs one round trip per request.
+A sliding window, estimated from two fixed ones (the approach of Cloudflare's and nginx's limiters):
+the requests of the current window plus those of the previous window weighted by the part of it
+still inside the sliding window. A plain fixed window would let a client send twice the limit
+across a boundary (the limit at the end of one window, the limit again at the start of the next).
+
+The counts live in MongoDB, one document per caller and period ``{_id, w, n, p, expires}`` (window
+number, its count, the previous window's count), updated by one upserting pipeline update, so one
+round trip per request; a TTL index removes it once both windows are over. Kept in process memory
+the count would be per worker: with 4 workers on 3 dynos a client would get 12 times the limit.
+Refused requests count too, so a client that keeps hammering stays refused.
 """
 from __future__ import annotations
 
@@ -57,31 +61,55 @@ def ensure_indexes(db):
 def check(caller, now=None):
     """Count this request against ``caller`` (a key digest; the client address when open).
 
-    :raise ApiError: 429 with Retry-After once the caller is over the limit in this window.
+    :raise ApiError: 429 with Retry-After once the caller's sliding-window estimate is over the limit.
     """
     limit = current_app.extensions.get("logstore.rate_limit")
     if limit is None:
         return
     now = time.time() if now is None else now
     window = int(now // limit.period)
-    window_end = (window + 1) * limit.period
     who = caller or "ip-" + hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    count = _bump(current_app.extensions["logstore.db"][COLLECTION], f"{who}:{limit.period}:{window}", window_end)
-    if count > limit.count:
+    previous, current = _bump(current_app.extensions["logstore.db"][COLLECTION], f"{who}:{limit.period}",
+                              window, limit.period)
+    elapsed = now / limit.period - window                  # the part of this window gone, 0 to 1
+    if previous * (1 - elapsed) + current > limit.count:
         raise ApiError(429, "RATE_LIMITED",
                        f"more than {limit.count} requests per {limit.unit} with this key; try again later",
-                       title="Too many requests", headers={"Retry-After": str(max(1, math.ceil(window_end - now)))})
+                       title="Too many requests",
+                       headers={"Retry-After": str(retry_after(limit, window, previous, current, now))})
 
 
-def _bump(collection, counter_id, window_end):
-    expires = datetime.fromtimestamp(window_end, timezone.utc)
+def retry_after(limit, window, previous, current, now):
+    """Whole seconds until one more request would pass, if none is sent meanwhile (at least 1)."""
+    room = limit.count - current - 1                     # what the previous window may still weigh
+    if room >= 0:
+        # previous * (1 - f) <= room  ⇔  f >= 1 - room / previous (previous > room, or it had passed)
+        at = (window + 1 - room / previous) * limit.period
+    else:
+        # Not in this window: in the next, this window's count is the previous one.
+        at = (window + 2 - (limit.count - 1) / current) * limit.period
+    return max(1, math.ceil(at - now - 1e-9))
+
+
+def _bump(collection, counter_id, window, period):
+    """Count one request in ``window``; return (previous window's count, this window's count)."""
+    expires = datetime.fromtimestamp((window + 2) * period, timezone.utc)
+    same, next_one = {"$eq": ["$w", window]}, {"$eq": ["$w", window - 1]}
+    update = [{"$set": {
+        # One $set stage: every expression reads the document as it was before this update.
+        "p": {"$switch": {"branches": [{"case": same, "then": "$p"}, {"case": next_one, "then": "$n"}],
+                          "default": 0}},
+        "n": {"$cond": [same, {"$add": ["$n", 1]}, 1]},
+        "w": window,
+        "expires": expires,
+    }}]
     for _attempt in range(3):
         try:
             doc = collection.find_one_and_update(
-                {"_id": counter_id}, {"$inc": {"n": 1}, "$setOnInsert": {"expires": expires}},
-                upsert=True, return_document=ReturnDocument.AFTER, projection={"n": 1})
-            return doc["n"]
+                {"_id": counter_id}, update, upsert=True, return_document=ReturnDocument.AFTER,
+                projection={"p": 1, "n": 1})
+            return doc["p"], doc["n"]
         except DuplicateKeyError:
-            # Two first requests of a window raced to create the counter; the loser increments it.
+            # Two first requests raced to create the counter; the loser updates it.
             continue
     raise RuntimeError("could not count the request against the rate limit")

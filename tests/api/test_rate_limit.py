@@ -28,7 +28,7 @@ def test_over_the_limit_is_429_per_key_and_shared_by_apps(db):
     assert statuses == [200, 200, 200, 429]
     refused = second.get("/logs", headers={"X-API-Key": "k1"})
     assert refused.get_json()["code"] == "RATE_LIMITED"
-    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2 * 3600  # the sliding window reaches back one more
     assert first.get("/logs", headers={"X-API-Key": "k2"}).status_code == 200  # another key, its own count
     assert first.get("/health").status_code == 200  # probes are not counted
     counters = list(db.ratelimits.find())
@@ -45,3 +45,46 @@ def test_open_service_limits_by_client_address(db):
 def test_counters_expire_with_a_ttl_index(app, db):
     index = db.ratelimits.index_information()["expires_ttl"]
     assert index["expireAfterSeconds"] == 0
+
+
+def test_no_burst_of_twice_the_limit_across_a_window_boundary(db):
+    """A fixed window would let 10 requests at the end of one minute and 10 at the start of the next
+    through; the sliding estimate counts the previous window by the part of it still in view."""
+    from logstore import ratelimit
+
+    app = create_app(Settings(rate_limit="10/minute"), database=db)
+    minute = 60 * 29_000_000  # the start of some minute, in seconds since the epoch
+
+    def statuses(now, count):
+        out = []
+        for _ in range(count):
+            with app.test_request_context("/logs"):
+                try:
+                    ratelimit.check("caller", now=now)
+                    out.append(200)
+                except ratelimit.ApiError as exc:
+                    out.append(exc.status)
+        return out
+
+    assert statuses(minute + 59, 10) == [200] * 10           # the end of one window: all 10 pass
+    # One second into the next: 59/60 of the previous window is still in view, so none passes.
+    assert statuses(minute + 61, 3) == [429] * 3
+    # Half a minute later half of the previous 10 still count, plus this window's 3 refused ones:
+    # 5 + 4 and 5 + 5 pass, 5 + 6 does not.
+    assert statuses(minute + 90, 5) == [200] * 2 + [429] * 3
+    # Two windows on, nothing of the first is in view.
+    assert statuses(minute + 180, 10) == [200] * 10
+
+
+def test_retry_after_says_when_the_estimate_falls_under_the_limit(db):
+    from logstore import ratelimit
+
+    app = create_app(Settings(rate_limit="10/minute"), database=db)
+    minute = 60 * 29_000_000
+    with app.test_request_context("/logs"):
+        for _ in range(10):
+            ratelimit.check("caller", now=minute + 59)
+        with pytest.raises(ratelimit.ApiError) as refused:
+            ratelimit.check("caller", now=minute + 61)
+    # The next request passes once 10 * (1 - f) + 2 <= 10: f >= 0.2, 12 s into the window, 11 s on.
+    assert refused.value.headers["Retry-After"] == "11"
