@@ -22,7 +22,7 @@ EXPORTERS = {
 @ns.route("/export", "/export/")
 class LogsExport(Resource):
     @ns.doc(params={**FILTER_PARAMS, **EXPORT_PARAMS})
-    @ns.produces(["application/x-ndjson", "text/csv"])
+    @ns.produces(["application/x-ndjson", "text/csv", "application/problem+json"])  # errors
     @ns.response(200, "Every matching action, streamed in storage order (bucket by bucket), not paged")
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
     @ns.response(503, "Database unavailable", schemas.problem)

@@ -1,10 +1,12 @@
-"""schemathesis: requests generated from /swagger.json, valid and invalid, never get a 5xx, and
-every error is a problem document."""
+"""schemathesis: requests generated from /swagger.json, valid and invalid, never get a 5xx, get only
+documented status codes and content types, match the documented response models, and every error
+is a problem document."""
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (not_a_server_error, response_schema_conformance, status_code_conformance,
+                                 content_type_conformance)
 from schemathesis.generation import GenerationMode
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -30,7 +32,8 @@ def test_generated_requests_get_no_server_error_and_problem_documents(app):
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     def run(case):
         response = case.call()
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                                 response_schema_conformance, content_type_conformance])
         seen.append(response.status_code)
         if response.status_code >= 400:
             headers = {name.lower(): value for name, value in response.headers.items()}
