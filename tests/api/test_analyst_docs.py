@@ -10,7 +10,7 @@ def test_swagger_documents_export_stats_and_delete(client):
     filters = {"userId", "sessionId", "types", "from", "to"}
     export = spec["paths"]["/logs/export"]["get"]
     assert params(export) == filters | {"format"}
-    assert set(export["produces"]) == {"application/x-ndjson", "text/csv"}
+    assert set(export["produces"]) == {"application/x-ndjson", "text/csv", "application/problem+json"}
     stats = spec["paths"]["/logs/stats"]["get"]
     assert params(stats) == filters | {"groupBy", "tz"}
     assert stats["responses"]["200"]["schema"]["items"]["$ref"] == "#/definitions/StatsRow"
