@@ -5,6 +5,8 @@ import json
 import threading
 import time
 
+from pymongo import UpdateOne
+
 from logstore import validation
 
 from . import data
@@ -90,7 +92,7 @@ def run_throughput(ctx):
     """
     batches = 2 if ctx.quick else 6                 # per client
     rounds = 1 if ctx.quick else 3
-    rows = []
+    rows, append_rows = [], []
     for workers in (1, 2):
         database = ctx.procs.new_database("ingest")
         base, server = ctx.procs.start_gunicorn(database, workers=workers)
@@ -99,8 +101,11 @@ def run_throughput(ctx):
         try:
             _warm_up(ctx, base, collection, batches)
             for turn in range(rounds):
-                raw_work = [[data.stored_documents(_batch_body(ctx)) for _ in range(batches)] for _ in range(CLIENTS)]
-                http_work = [[_batch_body(ctx) for _ in range(batches)] for _ in range(CLIENTS)]
+                raw_firsts = [[ctx.take_sessions(BATCH_SESSIONS) for _ in range(batches)] for _ in range(CLIENTS)]
+                http_firsts = [[ctx.take_sessions(BATCH_SESSIONS) for _ in range(batches)] for _ in range(CLIENTS)]
+                raw_work = [[data.stored_documents(_batch_body(ctx, first)) for first in firsts]
+                            for firsts in raw_firsts]
+                http_work = [[_batch_body(ctx, first) for first in firsts] for firsts in http_firsts]
                 runs = [("raw", lambda: _clients_run(raw_work, lambda: _raw_sender(collection))),
                         ("http", lambda: _clients_run(http_work, lambda: _http_sender(base)))]
                 rates, db_cpu = {}, {}
@@ -114,6 +119,7 @@ def run_throughput(ctx):
                 measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
                                  db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6,
                                  web_cpu / actions * 1e6))
+            append_rows.append((f"{workers}",) + _appends(ctx, base, collection, raw_firsts, http_firsts, rounds))
         finally:
             ctx.procs.stop_server(server)
             ctx.client.drop_database(database)
@@ -128,6 +134,14 @@ def run_throughput(ctx):
         f"the median of {rounds} rounds (every round's ratio in brackets)",
         ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "target",
          "database CPU µs per action, HTTP / raw", "gunicorn workers' CPU µs per action"), rows)
+    ctx.report.table(
+        f"Appends (no target; for the capacity estimate): after those rounds, the same clients send "
+        f"{BATCH_ACTIONS} more actions to every session of the last round's batches, against the raw "
+        f"writers `$push`ing the same actions into the same buckets (`bulk_write` of `UpdateOne` by "
+        f"userId, sessionId, b); the median of {rounds} rounds, each {BATCH_ACTIONS} actions more per session. "
+        f"A round far below the others is SecantusDB stalling transactions (docs/DESIGN.md, emulator gaps)",
+        ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "database CPU µs per action, HTTP / raw"),
+        append_rows)
 
 
 def _warm_up(ctx, base, collection, batches):
@@ -144,10 +158,62 @@ def _warm_up(ctx, base, collection, batches):
     _clients_run([[_batch_body(ctx)] for _ in range(CLIENTS)], lambda: _http_sender(base))
 
 
-def _batch_body(ctx):
-    first = ctx.take_sessions(BATCH_SESSIONS)
-    return data.body([data.session_log(k, ctx.users_for_ingest, BATCH_ACTIONS)
-                      for k in range(first, first + BATCH_SESSIONS)])
+def _batch_body(ctx, first=None, offset_seconds=0):
+    """A batch of BATCH_SESSIONS sessions from session number ``first`` (default: fresh ones);
+    ``offset_seconds`` shifts the actions' times, for a batch that appends to stored sessions."""
+    if first is None:
+        first = ctx.take_sessions(BATCH_SESSIONS)
+    users = ctx.users_for_ingest
+    return data.body([
+        {"userId": data.user_name(k % users), "sessionId": data.session_name(k),
+         "actions": [data.action(k, n, offset_seconds) for n in range(BATCH_ACTIONS)]}
+        for k in range(first, first + BATCH_SESSIONS)])
+
+
+def _appends(ctx, base, collection, raw_firsts, http_firsts, rounds):
+    """Rounds of appends to the sessions each side wrote last, each round 20 actions more per
+    session, alternating which side goes first; the median round's (HTTP rate, raw rate, ratio with
+    every round's, database CPU per action)."""
+    measured = []
+    actions = sum(len(items) for items in http_firsts) * BATCH_SESSIONS * BATCH_ACTIONS
+    for turn in range(rounds):
+        later = BATCH_ACTIONS * (turn + 1)      # the new actions follow the stored ones
+        raw_work = [[_push_updates(_batch_body(ctx, first, later)) for first in firsts] for firsts in raw_firsts]
+        http_work = [[_batch_body(ctx, first, later) for first in firsts] for firsts in http_firsts]
+        runs = [("raw", raw_work, lambda: _update_sender(collection)),
+                ("http", http_work, lambda: _http_sender(base))]
+        rates, db_cpu = {}, {}
+        for kind, work, sender in (runs if turn % 2 == 0 else runs[::-1]):
+            before = cpu_seconds(ctx.procs.db_process.pid)
+            rates[kind] = _clients_run(work, sender)
+            db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
+        measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
+                         db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6))
+    middle, http_rate, raw_rate, http_db, raw_db = sorted(measured)[len(measured) // 2]
+    spread = ", ".join(f"{r[0]:.2f}" for r in measured)
+    return f"{http_rate:,.0f}", f"{raw_rate:,.0f}", f"{middle:.2f} ({spread})", f"{http_db:.0f} / {raw_db:.0f}"
+
+
+def _push_updates(raw_body):
+    """What a driver sends to append a body's actions to their sessions' first bucket, unconditioned."""
+    updates = []
+    for document in data.stored_documents(raw_body):
+        updates.append(UpdateOne(
+            {"userId": document["userId"], "sessionId": document["sessionId"], "b": 0},
+            {"$push": {"actions": {"$each": document["actions"]}},
+             "$inc": {"count": document["count"], "bytes": document["bytes"]},
+             "$min": {"first": document["first"]}, "$max": {"last": document["last"]},
+             "$addToSet": {"types": {"$each": document["types"]}}}))
+    return updates
+
+
+def _update_sender(collection):
+    def send(updates):
+        written = collection.bulk_write(updates, ordered=False)
+        if written.modified_count != len(updates):
+            raise RuntimeError(f"{len(updates) - written.modified_count} raw appends found no bucket")
+        return len(updates) * BATCH_ACTIONS
+    return send
 
 
 def _http_sender(base):
