@@ -69,9 +69,11 @@ def check(caller, now=None):
     now = time.time() if now is None else now
     window = int(now // limit.period)
     who = caller or "ip-" + hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    previous, current = _bump(current_app.extensions["logstore.db"][COLLECTION], f"{who}:{limit.period}",
-                              window, limit.period)
-    elapsed = now / limit.period - window                  # the part of this window gone, 0 to 1
+    window, previous, current = _bump(current_app.extensions["logstore.db"][COLLECTION], f"{who}:{limit.period}",
+                                      window, limit.period)
+    # The part of the window gone, 0 to 1 (0 when another dyno's clock has already moved the
+    # counter into a later window than this one's).
+    elapsed = min(max(now / limit.period - window, 0.0), 1.0)
     if previous * (1 - elapsed) + current > limit.count:
         raise ApiError(429, "RATE_LIMITED",
                        f"more than {limit.count} requests per {limit.unit} with this key; try again later",
@@ -92,23 +94,24 @@ def retry_after(limit, window, previous, current, now):
 
 
 def _bump(collection, counter_id, window, period):
-    """Count one request in ``window``; return (previous window's count, this window's count)."""
+    """Count one request in ``window``, or in the counter's window if a clock ahead of ours has
+    already moved it on; return (that window, the previous window's count, that window's count)."""
     expires = datetime.fromtimestamp((window + 2) * period, timezone.utc)
-    same, next_one = {"$eq": ["$w", window]}, {"$eq": ["$w", window - 1]}
+    current, next_one = {"$gte": ["$w", window]}, {"$eq": ["$w", window - 1]}
     update = [{"$set": {
         # One $set stage: every expression reads the document as it was before this update.
-        "p": {"$switch": {"branches": [{"case": same, "then": "$p"}, {"case": next_one, "then": "$n"}],
+        "p": {"$switch": {"branches": [{"case": current, "then": "$p"}, {"case": next_one, "then": "$n"}],
                           "default": 0}},
-        "n": {"$cond": [same, {"$add": ["$n", 1]}, 1]},
-        "w": window,
-        "expires": expires,
+        "n": {"$cond": [current, {"$add": ["$n", 1]}, 1]},
+        "w": {"$max": ["$w", window]},
+        "expires": {"$max": ["$expires", expires]},
     }}]
     for _attempt in range(3):
         try:
             doc = collection.find_one_and_update(
                 {"_id": counter_id}, update, upsert=True, return_document=ReturnDocument.AFTER,
-                projection={"p": 1, "n": 1})
-            return doc["p"], doc["n"]
+                projection={"w": 1, "p": 1, "n": 1})
+            return doc["w"], doc["p"], doc["n"]
         except DuplicateKeyError:
             # Two first requests raced to create the counter; the loser updates it.
             continue

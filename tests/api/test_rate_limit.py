@@ -88,3 +88,19 @@ def test_retry_after_says_when_the_estimate_falls_under_the_limit(db):
             ratelimit.check("caller", now=minute + 61)
     # The next request passes once 10 * (1 - f) + 2 <= 10: f >= 0.2, 12 s into the window, 11 s on.
     assert refused.value.headers["Retry-After"] == "11"
+
+
+def test_a_late_clock_does_not_reset_the_count(db):
+    """Dynos' clocks differ a little: a request stamped just before the boundary that arrives after
+    others stamped after it must count in their window, not start the count over."""
+    from logstore import ratelimit
+
+    app = create_app(Settings(rate_limit="10/minute"), database=db)
+    minute = 60 * 29_000_000
+    with app.test_request_context("/logs"):
+        for _ in range(10):
+            ratelimit.check("caller", now=minute + 61)
+        with pytest.raises(ratelimit.ApiError):
+            ratelimit.check("caller", now=minute + 59.9)   # a dyno whose clock is 1.1 s behind
+        with pytest.raises(ratelimit.ApiError):
+            ratelimit.check("caller", now=minute + 62)
