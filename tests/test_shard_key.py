@@ -49,7 +49,8 @@ def watched(mongo_url):
 def filters_of(name, command):
     """The filter(s) a command selects documents with."""
     if name == "aggregate":
-        # MongoDB (mongos included) merges the leading $match stages before it targets shards.
+        # mongos parses and optimizes the pipeline (adjacent $match stages coalesce) before it
+        # targets shards on the first stage (cluster_aggregate.cpp), so the leading $match stages count.
         leading = []
         for stage in command["pipeline"]:
             if "$match" not in stage:
