@@ -106,19 +106,12 @@ def run_throughput(ctx):
                 raw_work = [[data.stored_documents(_batch_body(ctx, first)) for first in firsts]
                             for firsts in raw_firsts]
                 http_work = [[_batch_body(ctx, first) for first in firsts] for firsts in http_firsts]
-                runs = [("raw", lambda: _clients_run(raw_work, lambda: _raw_sender(collection))),
-                        ("http", lambda: _clients_run(http_work, lambda: _http_sender(base)))]
-                rates, db_cpu = {}, {}
                 web_before = sum(cpu_seconds(pid) for pid in worker_pids(server))
-                for kind, run in (runs if turn % 2 == 0 else runs[::-1]):
-                    before = cpu_seconds(ctx.procs.db_process.pid)
-                    rates[kind] = run()
-                    db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
+                paired = _paired_round(ctx, turn, (raw_work, lambda: _raw_sender(collection)),
+                                       (http_work, lambda: _http_sender(base)))
                 web_cpu = sum(cpu_seconds(pid) for pid in worker_pids(server)) - web_before
                 actions = CLIENTS * batches * BATCH_SESSIONS * BATCH_ACTIONS
-                measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
-                                 db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6,
-                                 web_cpu / actions * 1e6))
+                measured.append(paired + (web_cpu / actions * 1e6,))
             append_rows.append((f"{workers}",) + _appends(ctx, base, collection, raw_firsts, http_firsts, rounds))
         finally:
             ctx.procs.stop_server(server)
@@ -175,23 +168,30 @@ def _appends(ctx, base, collection, raw_firsts, http_firsts, rounds):
     session, alternating which side goes first; the median round's (HTTP rate, raw rate, ratio with
     every round's, database CPU per action)."""
     measured = []
-    actions = sum(len(items) for items in http_firsts) * BATCH_SESSIONS * BATCH_ACTIONS
     for turn in range(rounds):
         later = BATCH_ACTIONS * (turn + 1)      # the new actions follow the stored ones
         raw_work = [[_push_updates(_batch_body(ctx, first, later)) for first in firsts] for firsts in raw_firsts]
         http_work = [[_batch_body(ctx, first, later) for first in firsts] for firsts in http_firsts]
-        runs = [("raw", raw_work, lambda: _update_sender(collection)),
-                ("http", http_work, lambda: _http_sender(base))]
-        rates, db_cpu = {}, {}
-        for kind, work, sender in (runs if turn % 2 == 0 else runs[::-1]):
-            before = cpu_seconds(ctx.procs.db_process.pid)
-            rates[kind] = _clients_run(work, sender)
-            db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
-        measured.append((ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
-                         db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6))
+        measured.append(_paired_round(ctx, turn, (raw_work, lambda: _update_sender(collection)),
+                                      (http_work, lambda: _http_sender(base))))
     middle, http_rate, raw_rate, http_db, raw_db = sorted(measured)[len(measured) // 2]
     spread = ", ".join(f"{r[0]:.2f}" for r in measured)
     return f"{http_rate:,.0f}", f"{raw_rate:,.0f}", f"{middle:.2f} ({spread})", f"{http_db:.0f} / {raw_db:.0f}"
+
+
+def _paired_round(ctx, turn, raw, http):
+    """Run the raw writers and the HTTP clients back to back, raw first on even turns; each side
+    is (work lists, sender factory) and sends the same number of actions. Return (ratio, HTTP
+    actions/s, raw actions/s, database CPU µs per action over HTTP, the same for raw)."""
+    sides = [("raw", raw), ("http", http)]
+    rates, db_cpu = {}, {}
+    for kind, (work, make_sender) in (sides if turn % 2 == 0 else sides[::-1]):
+        before = cpu_seconds(ctx.procs.db_process.pid)
+        rates[kind] = _clients_run(work, make_sender)
+        db_cpu[kind] = cpu_seconds(ctx.procs.db_process.pid) - before
+    actions = sum(len(items) for items in http[0]) * BATCH_SESSIONS * BATCH_ACTIONS
+    return (ratio(rates["http"], rates["raw"]), rates["http"], rates["raw"],
+            db_cpu["http"] / actions * 1e6, db_cpu["raw"] / actions * 1e6)
 
 
 def _push_updates(raw_body):
