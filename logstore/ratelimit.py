@@ -97,12 +97,12 @@ def _bump(collection, counter_id, window, period):
     """Count one request in ``window``, or in the counter's window if a clock ahead of ours has
     already moved it on; return (that window, the previous window's count, that window's count)."""
     expires = datetime.fromtimestamp((window + 2) * period, timezone.utc)
-    current, next_one = {"$gte": ["$w", window]}, {"$eq": ["$w", window - 1]}
+    same_or_later, one_before = {"$gte": ["$w", window]}, {"$eq": ["$w", window - 1]}
     update = [{"$set": {
         # One $set stage: every expression reads the document as it was before this update.
-        "p": {"$switch": {"branches": [{"case": current, "then": "$p"}, {"case": next_one, "then": "$n"}],
+        "p": {"$switch": {"branches": [{"case": same_or_later, "then": "$p"}, {"case": one_before, "then": "$n"}],
                           "default": 0}},
-        "n": {"$cond": [current, {"$add": ["$n", 1]}, 1]},
+        "n": {"$cond": [same_or_later, {"$add": ["$n", 1]}, 1]},
         "w": {"$max": ["$w", window]},
         "expires": {"$max": ["$expires", expires]},
     }}]
