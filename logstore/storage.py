@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
 BUCKET_MAX_BYTES = 2 * 1024 * 1024
-# How many sessions one read of bucket heads asks for: a long $or is slow on some servers.
+# How many sessions one read of bucket heads asks for: bounds its two $in lists (SecantusDB compares
+# each fetched bucket with them one value at a time; docs/DESIGN.md, emulator gaps).
 HEADS_PER_READ = 200
 
 INDEXES = (
