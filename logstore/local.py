@@ -49,17 +49,12 @@ def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_fil
 
 
 def wait_for_mongo(url, process=None, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the database exited with code {process.returncode} before it answered")
-        try:
-            with MongoClient(url, serverSelectionTimeoutMS=500) as client:
-                client.admin.command("ping")
-                return
-        except PyMongoError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the database at {url} did not answer within {seconds} s")
+    """Ping ``url`` until the database answers; fail early if ``process`` exits, or after ``seconds``."""
+    def answers():
+        with MongoClient(url, serverSelectionTimeoutMS=500) as client:
+            client.admin.command("ping")
+        return True
+    _wait_until(answers, PyMongoError, process, seconds, f"the database at {url}")
 
 
 def procfile_command(kind="web"):
@@ -75,17 +70,25 @@ def procfile_command(kind="web"):
 
 def wait_for_http(url, process=None, seconds=60):
     """Poll ``url`` until it answers 200; fail early if ``process`` exits, or after ``seconds``."""
+    def answers():
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    _wait_until(answers, OSError, process, seconds, url)
+
+
+def _wait_until(answers, failure, process, seconds, what):
+    """Call ``answers()`` every 0.2 s until it returns true (``failure`` counts as not yet)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode} before {url} answered")
+            raise RuntimeError(f"{what}: its process exited with code {process.returncode} before it answered")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {seconds} s")
+            if answers():
+                return
+        except failure:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not answer within {seconds} s")
 
 
 def stop(process, seconds=30):
