@@ -7,7 +7,7 @@ from flask import Flask
 from pymongo.errors import PyMongoError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import auth, cors, dashboard, db, ratelimit, requestlog
+from . import auth, cors, dashboard, db, ratelimit, readgate, requestlog
 from .api import build_api
 from .config import Settings
 from .errors import register_error_handlers
@@ -30,6 +30,7 @@ def create_app(settings=None, *, database=None):
     auth.init_app(app)
     ratelimit.init_app(app)
     db.init_app(app, database)
+    readgate.init_app(app)
     requestlog.init_app(app)
     cors.init_app(app)
     register_error_handlers(app)

@@ -26,6 +26,15 @@ def _number(environ, name, default, kind=float):
     return value
 
 
+def default_heavy_reads(environ):
+    """Half of a gunicorn worker's threads (GUNICORN_THREADS, 4 by default), at least one."""
+    try:
+        threads = int(environ.get("GUNICORN_THREADS") or 4)
+    except ValueError:
+        threads = 4
+    return max(1, threads // 2)
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str | None = None
@@ -41,6 +50,8 @@ class Settings:
     cors_origins: tuple = ()
     server_timeout_ms: int = 1500
     socket_timeout_ms: int = 20_000
+    query_timeout_ms: int = 10_000
+    heavy_reads: int = 2
 
     @classmethod
     def from_env(cls, environ=None):
@@ -69,4 +80,6 @@ class Settings:
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
             socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
+            query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
+            heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
         )

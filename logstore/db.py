@@ -6,7 +6,8 @@ from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from . import idempotency, ratelimit, storage
+from . import idempotency, ratelimit, store
+from .store.migrate import migrate
 
 DEFAULT_DATABASE = "logstore"
 CONNECT_TIMEOUT_MS = 10_000
@@ -48,6 +49,7 @@ def init_app(app, database=None):
         database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
     app.extensions["logstore.db"] = database
     app.cli.add_command(create_indexes_command)
+    app.cli.add_command(migrate_command)
 
 
 def get_db():
@@ -65,13 +67,24 @@ def ping(database):
 
 def ensure_all_indexes(database, settings):
     """Every collection's indexes, retention included; safe to run again."""
-    storage.ensure_indexes(database, settings.retention_days)
+    store.ensure_indexes(database, settings.retention_days)
     idempotency.ensure_indexes(database)
     ratelimit.ensure_indexes(database)
 
 
 @click.command("create-indexes")
 def create_indexes_command():
-    """Create (or confirm) every index; the Procfile's release phase runs this."""
-    ensure_all_indexes(get_db(), current_app.extensions["logstore.settings"])
+    """Create (or confirm) every index and migrate older buckets; the Procfile's release phase runs this."""
+    database = get_db()
+    ensure_all_indexes(database, current_app.extensions["logstore.settings"])
     click.echo("indexes are in place")
+    rewritten = migrate(database)
+    click.echo(f"buckets are of the current layout ({rewritten} sessions rewritten)")
+
+
+@click.command("migrate")
+@click.option("--full", is_flag=True, help="also check buckets of the current layout (a full scan)")
+def migrate_command(full):
+    """Rewrite buckets of an older layout; safe to run again, resumes where a stopped run ended."""
+    rewritten = migrate(get_db(), full=full)
+    click.echo(f"{rewritten} sessions rewritten")

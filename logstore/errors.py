@@ -6,11 +6,12 @@ import uuid
 
 import msgspec
 from flask import Response, g, has_request_context, request
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WriteConcernError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .filters import InvalidParameter
+from .store.reads import QueryTimeout
 from .transactions import StorageBusy
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,10 @@ HTTP_CODES = {
 # What a client should wait before retrying after a 503 (seconds): an outage, or contention.
 RETRY_AFTER_UNAVAILABLE = "5"
 RETRY_AFTER_BUSY = "1"
+# After a read stopped for time: long enough for the database to have let go of it.
+RETRY_AFTER_QUERY_TIMEOUT = "5"
+QUERY_TIMEOUT_DETAIL = ("the query ran past its time limit and the database stopped it; narrow it and ask "
+                        "again: a from/to range, a userId, fewer types or a smaller limit")
 # Labels MongoDB and pymongo put on errors that a later retry can succeed after.
 TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult", "RetryableWriteError")
 # Codes of a node that steps down, shuts down or cannot reach its peers (the retryable writes
@@ -75,6 +80,10 @@ def problem_response(error):
         detail = error.description or HTTP_STATUS_CODES.get(error.code, "")
         return _problem(error.code, HTTP_CODES.get(error.code, "HTTP_ERROR"),
                         HTTP_STATUS_CODES.get(error.code, "Error"), detail, None, headers, {})
+    if isinstance(error, (QueryTimeout, ExecutionTimeout)):
+        log.warning("query stopped at its time limit (request %s)", request_id())
+        return _problem(503, "QUERY_TIMEOUT", "Query timed out", QUERY_TIMEOUT_DETAIL, None,
+                        {"Retry-After": RETRY_AFTER_QUERY_TIMEOUT}, {})
     if isinstance(error, StorageBusy):
         log.warning("database busy (request %s): %s", request_id(), error)
         return _problem(503, "DATABASE_BUSY", "Database busy",

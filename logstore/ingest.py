@@ -1,7 +1,7 @@
 """Ingest a POSTed body: validate, enforce the action limit, store. No Flask here."""
 from __future__ import annotations
 
-from . import storage, validation
+from . import store, validation
 from .errors import ApiError
 
 
@@ -31,7 +31,7 @@ def ingest(db, body, max_actions, partial=False, on_commit=None):
     if on_commit is not None:
         def hook(session, result):
             on_commit(session, _reply(result, rejected))
-    result = storage.insert_sessions(db, sessions, on_commit=hook) if sessions else storage.IngestResult()
+    result = store.insert_sessions(db, sessions, on_commit=hook) if sessions else store.IngestResult()
     return _reply(result, rejected)
 
 

@@ -1,4 +1,4 @@
-"""Pure builders of the aggregation pipelines: plain lists and dicts, run only by ``storage``.
+"""Pure builders of the aggregation pipelines: plain lists and dicts, run only by ``store``.
 
 Every pipeline starts with ``bucket_match_stages``: first a ``$match`` an index can serve on its
 own, then one that narrows further. MongoDB merges the two; they are kept apart because an index
@@ -6,40 +6,51 @@ planner that only takes equalities plus one range (SecantusDB's) then still uses
 """
 from __future__ import annotations
 
+from .spans import window_of
+
 ACTION = "actions"
+ALL_TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 
-def bucket_match_stages(log_filter, after=None):
+def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
     """``$match`` stages that select the bucket documents which may hold a matching action.
 
-    :param after: the sort key a page continues from (see ``after_match``), if any.
+    The first stage is an equality on at most one indexed prefix (user, session, or a single type)
+    plus a range on ``first``: the shape each index of ``store.indexes`` serves, on every planner.
+    The second narrows further (another equality, a ``$in`` of types, ``last``).
+
+    :param first_range: ``(lo, hi)``: only buckets whose ``first`` is in ``[lo, hi)`` (one window
+        of an ordered read). Without it the range comes from the filter's ``from`` and ``to``.
+    :param at_or_after: an instant every wanted action is at or after (a page's position).
     """
     indexed, rest = {}, {}
-    start = log_filter.start.instant if log_filter.start else None
-    if after is not None and (start is None or after[0] > start):
-        start = after[0]
-    if log_filter.user_id is not None:
-        indexed["userId"] = log_filter.user_id
-        if log_filter.session_id is not None:
-            indexed["sessionId"] = log_filter.session_id
-        elif start is not None:
-            indexed["last"] = {"$gte": start}
-            start = None
-    elif log_filter.session_id is not None:
+    if log_filter.session_id is not None:
         indexed["sessionId"] = log_filter.session_id
-    if log_filter.types:
-        types_match = log_filter.types[0] if len(log_filter.types) == 1 else {"$in": list(log_filter.types)}
-        if not indexed and (start is None or len(log_filter.types) == 1):
-            indexed["types"] = types_match
+        if log_filter.user_id is not None:
+            rest["userId"] = log_filter.user_id
+    elif log_filter.user_id is not None:
+        indexed["userId"] = log_filter.user_id
+    types = log_filter.types
+    if types and len(types) < len(ALL_TYPES):
+        if len(types) == 1 and not indexed:
+            indexed["types"] = types[0]
         else:
-            rest["types"] = types_match
+            rest["types"] = types[0] if len(types) == 1 else {"$in": list(types)}
+    start = log_filter.start.instant if log_filter.start else None
+    if at_or_after is not None and (start is None or at_or_after > start):
+        start = at_or_after
+    if first_range is not None:
+        indexed["first"] = {"$gte": first_range[0], "$lt": first_range[1]}
+    else:
+        bounds = {}
+        if start is not None:
+            bounds["$gte"] = window_of(start)
+        if log_filter.end is not None:
+            bounds["$lte"] = log_filter.end.instant
+        if bounds:
+            indexed["first"] = bounds
     if start is not None:
-        # One type is an equality, so types_last serves {types, last} with both bounds; a $in of
-        # types and a range together would leave SecantusDB without an index, so that takes `last`.
-        single_type = "types" in indexed and not isinstance(indexed["types"], dict)
-        (indexed if single_type or not indexed else rest)["last"] = {"$gte": start}
-    if log_filter.end is not None:
-        rest["first"] = {"$lte": log_filter.end.instant}
+        rest["last"] = {"$gte": start}
     if not indexed:
         indexed, rest = rest, {}
     return [{"$match": stage} for stage in (indexed, rest) if stage]
@@ -70,7 +81,7 @@ def _one_or_in(values):
 def action_match(log_filter):
     """The conditions on one unwound action (fields under ``actions.``), exact to the microsecond."""
     conditions = []
-    if log_filter.types:
+    if log_filter.types and len(log_filter.types) < len(ALL_TYPES):
         conditions.append({"actions.type": {"$in": list(log_filter.types)}})
     if log_filter.start is not None:
         conditions.append(_at_or_after(log_filter.start))
@@ -117,12 +128,14 @@ def after_match(after):
     return {"$or": branches}
 
 
-def unwound_actions(log_filter, after=None, keep_id=False):
+def unwound_actions(log_filter, first_range=None, after=None, keep_id=False):
     """Stages that yield one row per matching action: ``{userId, sessionId, b, i, actions: {...}}``.
 
+    :param first_range: see ``bucket_match_stages``.
+    :param after: the sort key of the row a page continues from: only rows after it.
     :param keep_id: keep the bucket's ``_id`` in each row (what a delete needs to find it again).
     """
-    stages = bucket_match_stages(log_filter, after)
+    stages = bucket_match_stages(log_filter, first_range, after[0] if after is not None else None)
     stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1, "_id": int(keep_id)}})
     stages.append({"$unwind": {"path": "$actions", "includeArrayIndex": "i"}})
     conditions = [c for c in (action_match(log_filter),) if c]
@@ -133,23 +146,17 @@ def unwound_actions(log_filter, after=None, keep_id=False):
     return stages
 
 
-def page_pipeline(log_filter, limit, after=None):
-    """One page of matching actions in time order; asks for one row more to know if more exist."""
-    return unwound_actions(log_filter, after) + [SORT_STAGE, {"$limit": limit + 1}]
+def window_pipeline(log_filter, lo, hi, after=None):
+    """The matching action rows of the buckets whose ``first`` is in ``[lo, hi)``, in no order.
+
+    An ordered read (``store.reads``) runs one per window and sorts the rows itself.
+    """
+    return unwound_actions(log_filter, (lo, hi), after)
 
 
 def sort_key(row):
-    """The SORT_FIELDS values of a row from ``page_pipeline``."""
+    """The SORT_FIELDS values of an action row."""
     return (row["actions"]["t"], row["userId"], row["sessionId"], row["b"], row["i"])
-
-
-def export_pipeline(log_filter):
-    """Every matching action in storage order (bucket by bucket, actions as stored): no ``$sort``.
-
-    A time sort over millions of actions would be a blocking sort that holds them all on the
-    server; in storage order the server streams rows as it reads buckets.
-    """
-    return unwound_actions(log_filter)
 
 
 # Stats: the group keys a client may ask for, and the output field each one fills.
@@ -159,22 +166,56 @@ GROUP_KEYS = {"type": "type", "day": "day", "user": "userId", "session": "sessio
 def stats_pipeline(log_filter, group_by, tz="UTC"):
     """Count matching actions per group, sorted by the group keys in the order given.
 
+    A bucket that lies wholly inside the asked range (and, when counting per day, within one day
+    of ``tz``) is counted from its summary: it becomes one row per asked type carrying its count
+    ``c``. Only the buckets cut by ``from``/``to`` or by a midnight are unwound action by action.
+
     :param group_by: a sequence of GROUP_KEYS names; empty gives one row, the total.
     :param tz: an IANA name or ``±HH:MM`` offset, where days begin and end.
     """
+    fields = [GROUP_KEYS[name] for name in group_by]
+    types = log_filter.types or ALL_TYPES
+    counted = [{"type": kind, "t": "$first", "c": {"$ifNull": [f"$n.{kind}", 0]}} for kind in types]
+    stages = bucket_match_stages(log_filter)
+    stages.append({"$project": {"userId": 1, "sessionId": 1, "actions": {
+        "$cond": [whole_bucket(log_filter, "day" in fields, tz), counted, "$actions"]}}})
+    stages.append({"$unwind": "$actions"})
+    unwound = {"actions.c": {"$exists": False}}
+    conditions = action_match(log_filter)
+    stages.append({"$match": {"$or": [{"actions.c": {"$gt": 0}},
+                                      {"$and": [unwound, conditions]} if conditions else unwound]}})
     values = {
         "type": "$actions.type",
         "day": {"$dateToString": {"date": "$actions.t", "format": "%Y-%m-%d", "timezone": tz}},
         "userId": "$userId",
         "sessionId": "$sessionId",
     }
-    fields = [GROUP_KEYS[name] for name in group_by]
-    stages = unwound_actions(log_filter)
     group_id = {field: values[field] for field in fields} if fields else None
-    stages.append({"$group": {"_id": group_id, "count": {"$sum": 1}}})
+    stages.append({"$group": {"_id": group_id, "count": {"$sum": {"$ifNull": ["$actions.c", 1]}}}})
     if fields:
         stages.append({"$sort": {f"_id.{field}": 1 for field in fields}})
     return stages
+
+
+def whole_bucket(log_filter, by_day=False, tz="UTC"):
+    """An expression, true for a bucket whose every action lies in the filter's time range (and,
+    with ``by_day``, within one day of ``tz``), so that its summary counts stand for its actions."""
+    conditions = []
+    start, end = log_filter.start, log_filter.end
+    if start is not None:
+        # first == from counts only when from has no microseconds below the millisecond.
+        conditions.append({"$gte" if not start.micros else "$gt": ["$first", start.instant]})
+    if end is not None:
+        conditions.append({"$lt": ["$last", end.instant]})
+    if by_day:
+        conditions.append({"$eq": [_day("$first", tz), _day("$last", tz)]})
+    if not conditions:
+        return True
+    return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def _day(path, tz):
+    return {"$dateToString": {"date": path, "format": "%Y-%m-%d", "timezone": tz}}
 
 
 def delete_targets_pipeline(log_filter, bucket_ids):

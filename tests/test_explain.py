@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from logstore import pipelines, storage
+from logstore import pipelines, store
 from logstore.filters import Bound, LogFilter
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -26,17 +26,17 @@ SHAPES = {
 
 @pytest.fixture
 def seeded(db):
-    storage.ensure_indexes(db)
+    store.ensure_indexes(db)
     base = datetime(2020, 1, 1)
     body = [session_log(user=f"u{u}", session=f"s{s}", actions=[
         action((base + timedelta(hours=u * 5 + s + k)).strftime("%Y-%m-%dT%H:%M:%SZ"), ("CLICK", "VIEW", "NAVIGATE")[k % 3])
         for k in range(4)]) for u in range(12) for s in range(3)]
-    storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+    store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
     return db
 
 
 def winning_plan(db, pipeline):
-    explained = db.command("explain", {"aggregate": storage.SESSIONS, "pipeline": pipeline, "cursor": {}},
+    explained = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
                            verbosity="queryPlanner")
     planner = explained["stages"][0]["$cursor"]["queryPlanner"] if "stages" in explained else explained["queryPlanner"]
     return json.dumps(planner["winningPlan"])
@@ -58,13 +58,13 @@ def test_the_index_stage_comes_first(seeded):
 def test_the_heads_read_examines_only_the_batch_s_sessions(db):
     """Reading a session's newest bucket must not read the other sessions of its user: a user with
     many sessions would make every POST slower (on MongoDB the index bounds both fields anyway)."""
-    storage.ensure_indexes(db)
+    store.ensure_indexes(db)
     body = [session_log(user="u1", session=f"s{s}", actions=[action("2020-01-01T00:00:00Z", "CLICK")])
             for s in range(30)]
-    storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+    store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
     keys = [("u1", "s7"), ("u1", "new")]
     pipeline = pipelines.heads_pipeline(keys, {"userId": 1, "sessionId": 1, "b": 1})
-    explained = db.command("explain", {"aggregate": storage.SESSIONS, "pipeline": pipeline, "cursor": {}},
+    explained = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
                            verbosity="executionStats")
     cursor = explained["stages"][0]["$cursor"] if "stages" in explained else explained
     assert "IXSCAN" in json.dumps(cursor["queryPlanner"]["winningPlan"])

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from logstore import create_app, storage
+from logstore import create_app, store
 from logstore.config import Settings
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -59,7 +59,7 @@ def seed_old_and_new(db):
             session_log(user="both", actions=[action(old.strftime("%Y-%m-%dT%H:%M:%SZ")),
                                               action(new.strftime("%Y-%m-%dT%H:%M:%SZ"))]),
             session_log(user="new", actions=[action(new.strftime("%Y-%m-%dT%H:%M:%SZ"))])]
-    storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+    store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
 
 
 def users_after_sweeps(db, seconds=2.5):

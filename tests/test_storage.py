@@ -3,13 +3,14 @@ import json
 import threading
 from datetime import datetime, timedelta
 
-from logstore import storage
+from logstore import store
+from logstore.store import buckets
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
 
 
-def store(db, body):
-    return storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+def put(db, body):
+    return store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
 
 
 def times(n, start=datetime(2020, 1, 1), step=timedelta(seconds=1), offset="Z"):
@@ -17,7 +18,7 @@ def times(n, start=datetime(2020, 1, 1), step=timedelta(seconds=1), offset="Z"):
 
 
 def test_a_session_is_one_document_with_real_datetimes(db):
-    result = store(db, [session_log(actions=[action("2018-10-18T21:37:28-06:00"), action("2018-10-18T21:37:30-06:00", "VIEW")])])
+    result = put(db, [session_log(actions=[action("2018-10-18T21:37:28-06:00"), action("2018-10-18T21:37:30-06:00", "VIEW")])])
     assert result.to_dict() == {"sessions": 1, "actions": 2, "duplicates": 0}
     [doc] = db.sessions.find()
     assert doc["actions"][0]["t"] == datetime(2018, 10, 19, 3, 37, 28)
@@ -27,18 +28,33 @@ def test_a_session_is_one_document_with_real_datetimes(db):
 
 
 def test_appending_to_a_session_keeps_the_summary_right(db):
-    store(db, [session_log(actions=[action("2020-01-01T10:00:00Z")])])
-    store(db, [session_log(actions=[action("2020-01-01T09:00:00Z", "NAVIGATE"), action("2020-01-01T11:00:00+01:00", "VIEW")])])
+    put(db, [session_log(actions=[action("2020-01-01T10:20:00Z")])])
+    put(db, [session_log(actions=[action("2020-01-01T10:05:00Z", "NAVIGATE"), action("2020-01-01T11:40:00+01:00", "VIEW")])])
     [doc] = db.sessions.find()
     assert doc["count"] == 3 and len(doc["actions"]) == 3
-    assert doc["first"] == datetime(2020, 1, 1, 9) and doc["last"] == datetime(2020, 1, 1, 10)
+    assert doc["first"] == datetime(2020, 1, 1, 10, 5) and doc["last"] == datetime(2020, 1, 1, 10, 40)
     assert doc["types"] == ["CLICK", "NAVIGATE", "VIEW"]
+    assert doc["n"] == {"CLICK": 1, "NAVIGATE": 1, "VIEW": 1} and doc["w"] == datetime(2020, 1, 1, 10)
+
+
+def test_every_bucket_holds_one_window_of_time_whatever_order_actions_come_in(db):
+    stamps = times(50, datetime(2020, 1, 1, 8, 50), timedelta(minutes=7), "+05:30")
+    put(db, [session_log(actions=[action(t, "VIEW") for t in stamps[25:]])])
+    put(db, [session_log(actions=[action(t) for t in stamps[:25][::-1]])])
+    docs = list(db.sessions.find())
+    assert sum(d["count"] for d in docs) == 50
+    for doc in docs:
+        assert doc["w"] <= doc["first"] <= doc["last"] < doc["w"] + timedelta(hours=1)
+        assert sum(doc["n"].values()) == doc["count"] == len(doc["actions"])
+    assert len({d["w"] for d in docs}) == len(docs)        # one bucket per window (no cap reached)
+    [meta] = db.meta.find()
+    assert meta["start"] == min(d["w"] for d in docs) and meta["end"] == max(d["w"] for d in docs) + timedelta(hours=1)
 
 
 def test_a_growing_session_spills_into_further_buckets(db, monkeypatch):
-    monkeypatch.setattr(storage, "BUCKET_MAX_ACTIONS", 10)
+    monkeypatch.setattr(buckets, "BUCKET_MAX_ACTIONS", 10)
     for chunk in range(5):
-        store(db, [session_log(actions=[action(t) for t in times(7, datetime(2020, 1, 1, chunk))])])
+        put(db, [session_log(actions=[action(t) for t in times(7, datetime(2020, 1, 1, 0, chunk))])])
     docs = list(db.sessions.find().sort("b", 1))
     assert [d["b"] for d in docs] == [0, 1, 2, 3]
     assert [d["count"] for d in docs] == [10, 10, 10, 5]
@@ -49,10 +65,10 @@ def test_a_growing_session_spills_into_further_buckets(db, monkeypatch):
 
 
 def test_no_bucket_grows_past_the_byte_cap(db, monkeypatch):
-    monkeypatch.setattr(storage, "BUCKET_MAX_BYTES", 20_000)
+    monkeypatch.setattr(buckets, "BUCKET_MAX_BYTES", 20_000)
     big = "x" * 3000
     for _ in range(4):
-        store(db, [session_log(actions=[action(t, "VIEW", blob=big) for t in times(5)])])
+        put(db, [session_log(actions=[action(t, "VIEW", blob=big) for t in times(5)])])
     docs = list(db.sessions.find())
     assert sum(d["count"] for d in docs) == 20
     assert len(docs) >= 4
@@ -62,16 +78,16 @@ def test_no_bucket_grows_past_the_byte_cap(db, monkeypatch):
 def test_one_large_session_of_100000_actions_stays_small_per_document(db):
     stamps = times(100_000, step=timedelta(milliseconds=7))
     for start in range(0, len(stamps), 10_000):
-        store(db, [session_log(actions=[action(t) for t in stamps[start:start + 10_000]])])
+        put(db, [session_log(actions=[action(t) for t in stamps[start:start + 10_000]])])
     sizes = [d["bytes"] for d in db.sessions.find({}, {"bytes": 1})]
     assert sum(d["count"] for d in db.sessions.find({}, {"count": 1})) == 100_000
-    assert max(sizes) <= storage.BUCKET_MAX_BYTES
+    assert max(sizes) <= buckets.BUCKET_MAX_BYTES
 
 
 def test_action_ids_are_stored_once_per_session(db):
-    first = store(db, [session_log(actions=[dict(action(), id="a"), dict(action(), id="b")])])
-    again = store(db, [session_log(actions=[dict(action(), id="b"), dict(action(), id="c"), dict(action(), id="c")])])
-    other = store(db, [session_log(session="other", actions=[dict(action(), id="a")])])
+    first = put(db, [session_log(actions=[dict(action(), id="a"), dict(action(), id="b")])])
+    again = put(db, [session_log(actions=[dict(action(), id="b"), dict(action(), id="c"), dict(action(), id="c")])])
+    other = put(db, [session_log(session="other", actions=[dict(action(), id="a")])])
     assert (first.actions, first.duplicates) == (2, 0)
     assert (again.actions, again.duplicates) == (1, 2)
     assert (other.actions, other.duplicates) == (1, 0)
@@ -80,21 +96,21 @@ def test_action_ids_are_stored_once_per_session(db):
 
 
 def test_the_same_session_twice_in_one_batch_is_merged(db):
-    result = store(db, [session_log(actions=[action()]), session_log(actions=[action(kind="VIEW")])])
+    result = put(db, [session_log(actions=[action()]), session_log(actions=[action(kind="VIEW")])])
     assert result.to_dict() == {"sessions": 1, "actions": 2, "duplicates": 0}
     assert db.sessions.count_documents({}) == 1
 
 
 def test_racing_writers_on_one_session_lose_nothing_and_duplicate_nothing(db, monkeypatch):
-    monkeypatch.setattr(storage, "BUCKET_MAX_ACTIONS", 7)
-    storage.ensure_indexes(db)
+    monkeypatch.setattr(buckets, "BUCKET_MAX_ACTIONS", 7)
+    store.ensure_indexes(db)
     errors = []
 
     def writer(worker):
         try:
             for round_ in range(6):
                 ids = [f"{worker}-{round_}-{k}" for k in range(3)] + [f"shared-{round_}"]
-                store(db, [session_log(actions=[dict(action(), id=i) for i in ids])])
+                put(db, [session_log(actions=[dict(action(), id=i) for i in ids])])
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -112,7 +128,7 @@ def test_racing_writers_on_one_session_lose_nothing_and_duplicate_nothing(db, mo
 
 
 def test_indexes_are_created_idempotently(db):
-    storage.ensure_indexes(db)
-    storage.ensure_indexes(db)
+    store.ensure_indexes(db)
+    store.ensure_indexes(db)
     names = set(db.sessions.index_information())
-    assert {"session_bucket", "user_last", "types_last", "last"} <= names
+    assert {"session_bucket", "first", "types_first", "user_first", "session_first", "last"} <= names

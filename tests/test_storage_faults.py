@@ -7,7 +7,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure
 
-from logstore import storage, transactions
+from logstore import store, transactions
 from logstore.local import free_port
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -43,9 +43,9 @@ def stored_ids(db):
 
 @pytest.mark.parametrize("command", ["aggregate", "insert", "update", "commitTransaction"])
 def test_a_dropped_connection_is_retried_and_stores_once(faulty_db, mongo_client, db, command):
-    storage.insert_sessions(faulty_db, batch(["a"]))  # the session exists, so appends are updates
+    store.insert_sessions(faulty_db, batch(["a"]))  # the session exists, so appends are updates
     fail(mongo_client, {"times": 1}, failCommands=[command], closeConnection=True)
-    result = storage.insert_sessions(faulty_db, batch(["a", "b", "c"]))
+    result = store.insert_sessions(faulty_db, batch(["a", "b", "c"]))
     assert (result.actions, result.duplicates) == (2, 1)
     assert stored_ids(db) == ["a", "b", "c"]
 
@@ -55,9 +55,9 @@ def test_a_commit_that_applied_but_answered_an_error_is_not_stored_twice(faulty_
     # which retries the commit; the retried commit of a committed transaction is a no-op.
     fail(mongo_client, {"times": 1}, failCommands=["commitTransaction"],
          writeConcernError={"code": 64, "errmsg": "waiting for replication timed out"})
-    result = storage.insert_sessions(faulty_db, batch(["a", "b"]))
+    result = store.insert_sessions(faulty_db, batch(["a", "b"]))
     assert (result.actions, result.duplicates) == (2, 0)
-    again = storage.insert_sessions(faulty_db, batch(["a", "b"]))
+    again = store.insert_sessions(faulty_db, batch(["a", "b"]))
     assert (again.actions, again.duplicates) == (0, 2)
     assert stored_ids(db) == ["a", "b"]
 
@@ -66,7 +66,7 @@ def test_write_conflicts_past_the_retry_budget_raise_busy(faulty_db, mongo_clien
     fail(mongo_client, "alwaysOn", failCommands=["aggregate"], errorCode=112)  # WriteConflict: transient
     started = time.monotonic()
     with pytest.raises(transactions.StorageBusy):
-        storage.insert_sessions(faulty_db, batch(["a"]), retry_seconds=0.5)
+        store.insert_sessions(faulty_db, batch(["a"]), retry_seconds=0.5)
     assert time.monotonic() - started < 2
 
 
@@ -77,7 +77,7 @@ def test_an_unreachable_database_fails_within_the_selection_timeout():
 
     def run():
         try:
-            storage.insert_sessions(client.logstore, batch(["a"]))
+            store.insert_sessions(client.logstore, batch(["a"]))
         except Exception as exc:  # noqa: BLE001 - the type is what is checked
             outcome.append(exc)
 

@@ -1,40 +1,67 @@
 """GET /logs/export and GET /logs/stats, on the logs namespace: the same filters as GET /logs."""
 from __future__ import annotations
 
+import logging
+from itertools import chain
+
+import msgspec
 from flask import Response, request
 from flask_restx import Resource
+from pymongo.errors import PyMongoError
 
-from .. import exports, filters, formats, pipelines, storage
+from .. import exports, filters, formats, pipelines, store
 from ..auth import requires
 from ..db import get_db
+from ..errors import QUERY_TIMEOUT_DETAIL
+from ..readgate import gate
 from . import schemas
-from .logs import json_response, ns
+from .logs import json_response, ns, settings
 from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
 
-EXPORT_QUERY = filters.FILTER_PARAMS + ("format",)
+log = logging.getLogger(__name__)
+
+EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order")
 STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 EXPORTERS = {
     "ndjson": (exports.ndjson_chunks, "application/x-ndjson"),
     "csv": (exports.csv_chunks, "text/csv"),
 }
+BUSY = ("503", "Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; READS_BUSY: too many reads "
+        "across all users in this worker (each with Retry-After)")
+
+
+class ExportCut(RuntimeError):
+    """Raised into the server mid-stream, so that it drops the connection without ending the body."""
 
 
 @ns.route("/export", "/export/")
 class LogsExport(Resource):
     @ns.doc(params={**FILTER_PARAMS, **EXPORT_PARAMS})
     @ns.produces(["application/x-ndjson", "text/csv", "application/problem+json"])  # errors
-    @ns.response(200, "Every matching action, streamed in storage order (bucket by bucket), not paged")
+    @ns.response(200, "Every matching action, streamed in time order (order=stored: window by window), not paged")
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, BUSY[1], schemas.problem)
     @requires("read")
     def get(self):
-        """Stream every matching action as NDJSON or CSV, straight from a database cursor."""
+        """Stream every matching action as NDJSON or CSV, in time order, with bounded memory."""
         log_filter = filters.parse_filter(request.args, EXPORT_QUERY)
         shape = filters.parse_choice(request.args, "format", tuple(EXPORTERS), "ndjson")
+        order = filters.parse_choice(request.args, "order", ("time", "stored"), "time")
         encode, mimetype = EXPORTERS[shape]
-        cursor = storage.export_rows(get_db(), log_filter)
+        deadline = store.Deadline(settings().query_timeout_ms, per_command=True)
+        slot = gate()
+        slot.enter()
+        try:
+            source = store.export_rows(get_db(), log_filter, ordered=order == "time", deadline=deadline)
+            # The first window is read here, so that a database that is down or a first read past
+            # its limit is a 503 problem rather than a cut stream.
+            first = next(source, None)
+            rows = chain([first], source) if first is not None else iter(())
+        except BaseException:
+            slot.leave()
+            raise
         headers = {"Content-Disposition": f'attachment; filename="logs.{shape}"'}
-        return Response(_closing(cursor, encode), mimetype=mimetype, headers=headers)
+        return Response(_streamed(rows, source, encode, shape, slot), mimetype=mimetype, headers=headers)
 
 
 @ns.route("/stats", "/stats/")
@@ -42,20 +69,36 @@ class LogsStats(Resource):
     @ns.doc(params={**FILTER_PARAMS, **STATS_PARAMS})
     @ns.response(200, "Counts per group, sorted by the group keys in the order given", [schemas.stats_row])
     @ns.response(400, "Unknown parameter, groupBy key or time zone; the problem names it", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, BUSY[1], schemas.problem)
     @requires("read")
     def get(self):
         """Count matching actions per type, day (in a time zone), user and/or session."""
         log_filter = filters.parse_filter(request.args, STATS_QUERY)
         group_by = filters.parse_group_by(request.args, tuple(pipelines.GROUP_KEYS))
         tz = filters.parse_zone(request.args)
-        groups = storage.action_stats(get_db(), log_filter, group_by, tz)
+        deadline = store.Deadline(settings().query_timeout_ms)
+        with gate().held():
+            groups = store.action_stats(get_db(), log_filter, group_by, tz, deadline)
         return json_response(formats.stats_rows(groups, [pipelines.GROUP_KEYS[k] for k in group_by]))
 
 
-def _closing(cursor, encode):
-    """Yield the encoded chunks; close the server cursor however the stream ends (a client gone, say)."""
+def _streamed(rows, source, encode, shape, slot):
+    """Yield the encoded chunks and give the read slot back however the stream ends.
+
+    A read that fails mid-stream (its time limit, the database gone) cannot change the status any
+    more: NDJSON gets a last line ``{"error": {...}}``, and then the connection is dropped without
+    the end of the chunked body, which every HTTP client reports as an incomplete response.
+    """
     try:
-        yield from encode(cursor)
+        yield from encode(rows)
+    except (store.QueryTimeout, PyMongoError) as exc:
+        timed_out = isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
+        code = "QUERY_TIMEOUT" if timed_out else "DATABASE_UNAVAILABLE"
+        detail = QUERY_TIMEOUT_DETAIL if timed_out else "the database failed during the export"
+        log.warning("export cut mid-stream: %s", code)
+        if shape == "ndjson":
+            yield msgspec.json.encode({"error": {"code": code, "detail": detail}}) + b"\n"
+        raise ExportCut(f"export cut: {code}") from None
     finally:
-        cursor.close()
+        source.close()
+        slot.leave()

@@ -5,7 +5,7 @@ import msgspec
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from .. import filters, formats, idempotency, storage
+from .. import filters, formats, idempotency, store
 from ..auth import caller_id, requires
 from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
@@ -13,6 +13,7 @@ from ..db import get_db
 from ..errors import ApiError
 from ..ingest import ingest
 from ..pipelines import sort_key
+from ..readgate import gate
 from . import schemas
 from .params import FILTER_PARAMS, PAGE_PARAMS
 
@@ -90,7 +91,8 @@ class Logs(Resource):
     @ns.doc(params={**FILTER_PARAMS, **PAGE_PARAMS})
     @ns.response(200, "Matching session logs (or flat actions) in time order", [schemas.session_log])
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, "Database unavailable; QUERY_TIMEOUT: the query ran past its time limit; READS_BUSY: too "
+                 "many reads across all users in this worker (each with Retry-After)", schemas.problem)
     @requires("read")
     def get(self):
         """Query actions by user, session, types and time range, page by page."""
@@ -100,7 +102,9 @@ class Logs(Resource):
         shape = filters.parse_choice(args, "format", ("sessions", "actions"), "sessions")
         token = filters.single_value(args, "cursor")
         after = decode_cursor(token, log_filter.fingerprint()) if token else None
-        rows, more = storage.query_page(get_db(), log_filter, limit, after)
+        deadline = store.Deadline(settings().query_timeout_ms)
+        with gate().held(heavy=log_filter.user_id is None):
+            rows, more = store.query_page(get_db(), log_filter, limit, after, deadline)
         body = formats.session_logs(rows) if shape == "sessions" else [formats.flat_row(r) for r in rows]
         headers = {}
         if more:
@@ -119,7 +123,7 @@ class Logs(Resource):
         if log_filter.is_empty:
             raise ApiError(400, "FILTER_REQUIRED", "name at least one of userId, sessionId, types, from, to: "
                            "DELETE /logs never deletes everything", title="Filter required")
-        return json_response({"deleted": storage.delete_actions(get_db(), log_filter)})
+        return json_response({"deleted": store.delete_actions(get_db(), log_filter)})
 
 
 def _partial_flag(args):

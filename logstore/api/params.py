@@ -22,6 +22,9 @@ EXPORT_PARAMS = {
     "format": {"description": "ndjson (default): one flat action per line, application/x-ndjson; csv: a header "
                "row, then columns userId, sessionId, time, type, locationX, locationY, viewedId, pageFrom, pageTo, "
                "properties (further keys as JSON)", "type": "string", "enum": ["ndjson", "csv"], "in": "query"},
+    "order": {"description": "time (default): in time order, like GET /logs; stored: window by window (an hour "
+              "of data at a time, in time order between windows, bucket by bucket inside one), a little cheaper",
+              "type": "string", "enum": ["time", "stored"], "in": "query"},
 }
 
 STATS_PARAMS = {

@@ -5,7 +5,8 @@ from datetime import datetime
 
 import pytest
 
-from logstore import storage
+from logstore import store
+from logstore.store import buckets, deletes
 from logstore.filters import LogFilter
 from logstore.validation import parse_batch
 from tests.builders import SPEC_EXAMPLE, action, session_log
@@ -55,8 +56,8 @@ def test_a_session_left_empty_is_removed(client, db):
 
 
 def test_delete_spans_many_buckets(client, db, monkeypatch):
-    monkeypatch.setattr(storage, "BUCKET_MAX_ACTIONS", 4)
-    monkeypatch.setattr(storage, "DELETE_BATCH", 3)
+    monkeypatch.setattr(buckets, "BUCKET_MAX_ACTIONS", 4)
+    monkeypatch.setattr(deletes, "DELETE_BATCH", 3)
     post(client, [session_log(actions=[action(f"2020-01-01T00:00:{s:02d}Z", ("CLICK", "VIEW")[s % 2])
                                        for s in range(30)])])
     assert db.sessions.count_documents({}) == 8
@@ -78,8 +79,8 @@ def test_delete_needs_a_filter(client):
 
 def test_appends_racing_a_delete_lose_nothing_that_did_not_match(db):
     """Writers keep appending CLICKs and VIEWs to one session while VIEWs are deleted from it."""
-    storage.ensure_indexes(db)
-    stored = storage.insert_sessions(db, parse_batch(json.dumps([session_log(actions=[
+    store.ensure_indexes(db)
+    stored = store.insert_sessions(db, parse_batch(json.dumps([session_log(actions=[
         action(f"2020-01-01T00:00:00Z", ("CLICK", "VIEW")[k % 2], n=k) for k in range(40)])]).encode()))
     assert stored.actions == 40
     sent, errors, deleted = [], [], []
@@ -89,7 +90,7 @@ def test_appends_racing_a_delete_lose_nothing_that_did_not_match(db):
             for k in range(12):
                 n = 1000 * (w + 1) + k
                 body = [session_log(actions=[action("2020-01-01T00:00:01Z", ("CLICK", "VIEW")[k % 2], n=n)])]
-                storage.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+                store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
                 sent.append((n, ("CLICK", "VIEW")[k % 2]))
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -97,7 +98,7 @@ def test_appends_racing_a_delete_lose_nothing_that_did_not_match(db):
     def deleter():
         try:
             for _ in range(4):
-                deleted.append(storage.delete_actions(db, LogFilter(session_id="XYZ456ABC", types=("VIEW",))))
+                deleted.append(store.delete_actions(db, LogFilter(session_id="XYZ456ABC", types=("VIEW",))))
         except Exception as exc:  # pragma: no cover
             errors.append(exc)
 

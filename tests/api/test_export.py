@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from logstore import exports, storage
+from logstore import exports, store
+from logstore.store import reads
 from tests.builders import SPEC_EXAMPLE, action, session_log
 
 
@@ -61,7 +62,7 @@ def test_export_applies_the_filters_of_get(client):
 
 def test_export_is_not_limited_by_the_page_size_and_streams_in_chunks(client, monkeypatch):
     monkeypatch.setattr(exports, "ROWS_PER_CHUNK", 100)
-    monkeypatch.setattr(storage, "EXPORT_BATCH", 50)
+    monkeypatch.setattr(reads, "EXPORT_ROWS", 50)
     post(client, [session_log(user=f"u{u}", actions=[action(f"2020-01-01T00:{m:02d}:{s:02d}Z") for m in range(6)
                                                      for s in range(0, 60, 2)]) for u in range(7)])
     response = export(client, "?format=csv")
@@ -86,25 +87,18 @@ def test_bad_export_parameters_get_400(client, query, parameter):
 def test_export_encodes_rows_as_the_cursor_yields_them(client, monkeypatch):
     """The first chunk leaves after about one chunk of rows was read, not after the whole result."""
     monkeypatch.setattr(exports, "ROWS_PER_CHUNK", 100)
-    monkeypatch.setattr(storage, "EXPORT_BATCH", 100)
+    monkeypatch.setattr(reads, "EXPORT_ROWS", 100)
     post(client, [session_log(user=f"u{u}", actions=[action(f"2020-01-01T00:00:{s:02d}Z") for s in range(60)])
                   for u in range(10)])
     pulled = []
-    real = storage.export_rows
+    real = store.export_rows
 
-    class Counting:
-        def __init__(self, cursor):
-            self.cursor = cursor
+    def counting(*args, **kwargs):
+        for row in real(*args, **kwargs):
+            pulled.append(1)
+            yield row
 
-        def __iter__(self):
-            for row in self.cursor:
-                pulled.append(1)
-                yield row
-
-        def close(self):
-            self.cursor.close()
-
-    monkeypatch.setattr(storage, "export_rows", lambda db, log_filter: Counting(real(db, log_filter)))
+    monkeypatch.setattr(store, "export_rows", counting)
     response = client.get("/logs/export", buffered=False)
     chunks = iter(response.response)
     first = next(chunks)

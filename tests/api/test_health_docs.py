@@ -51,12 +51,12 @@ def test_unhandled_errors_are_500_problems_with_a_request_id(app):
     def boom(*args, **kwargs):
         raise RuntimeError("secret internals")
 
-    original = logs.storage.query_page
-    logs.storage.query_page = boom
+    original = logs.store.query_page
+    logs.store.query_page = boom
     try:
         response = app.test_client().get("/logs", headers={"X-Request-ID": "req-123"})
     finally:
-        logs.storage.query_page = original
+        logs.store.query_page = original
     assert response.status_code == 500
     body = response.get_json()
     assert body["code"] == "INTERNAL_ERROR" and body["requestId"] == "req-123"

@@ -1,0 +1,28 @@
+"""The time grid that bounds every bucket: a bucket holds actions of one window of ``SPAN`` only.
+
+Windows are aligned on the UTC epoch (whole hours), so a window is a property of an instant alone:
+out-of-order appends still land in their own window, and a bucket's ``first`` and ``last`` lie in
+``[w, w + SPAN)``. That bound is what lets a read find every bucket that may hold an action at or
+after an instant ``T`` with one index range: ``first >= window_of(T)`` (MongoDB's time-series
+buckets keep the same bound, ``bucketMaxSpanSeconds``).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+SPAN = timedelta(hours=1)
+EPOCH = datetime(1970, 1, 1)
+_AWARE_EPOCH = EPOCH.replace(tzinfo=timezone.utc)
+# The latest instant a BSON datetime of ours can hold plus a window: an upper bound for ``first``.
+MAX_INSTANT = datetime(9999, 12, 31, 23, 0)
+
+
+def window_of(instant):
+    """The start of the window that holds ``instant`` (naive UTC, or aware), as a naive UTC datetime."""
+    since = instant - (EPOCH if instant.tzinfo is None else _AWARE_EPOCH)
+    return EPOCH + since // SPAN * SPAN
+
+
+def after_window(instant):
+    """The end of the window that holds ``instant``: an exclusive upper bound of its bucket's times."""
+    return window_of(instant) + SPAN

@@ -1,0 +1,333 @@
+"""The write path: buckets of session actions, each bounded to one window of time.
+
+A session is stored as bucket documents ``{userId, sessionId, b, w, count, bytes, first, last,
+types, n, actions: [...]}``. Bucket ``b`` (0, 1, 2 … within its session) holds actions of the
+window ``w`` only (``spans.SPAN``, whole UTC hours), up to ``BUCKET_MAX_ACTIONS`` actions or
+``BUCKET_MAX_BYTES``; an action goes to the newest bucket of its own window, or opens one.
+``first``/``last``/``types``/``count`` and the per-type counts ``n`` summarise the bucket, so that
+a read can skip it and a count can add it up without unwinding it.
+
+Every ingest is one multi-document transaction: read the sessions' buckets (their heads per window,
+and their action ids when the batch carries ids), then one ordered bulk write that fills them and
+opens new ones, and widens the stored extent when the batch goes past it. Each update is
+conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId, sessionId,
+b)``, so two requests racing on one session cannot both win: the loser is retried from the read,
+and sees the winner's actions and ids.
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import bson
+from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
+from pymongo import InsertOne, UpdateOne
+
+from .. import pipelines
+from ..transactions import Conflict, run_transaction
+from .. import spans
+from . import extent
+
+SESSIONS = "sessions"
+BUCKET_MAX_ACTIONS = 500
+BUCKET_MAX_BYTES = 2 * 1024 * 1024
+# How many sessions one read of bucket heads asks for: bounds its two $in lists (SecantusDB compares
+# each fetched bucket with them one value at a time; docs/DESIGN.md, emulator gaps).
+HEADS_PER_READ = 200
+ACTION_TYPES = ("CLICK", "VIEW", "NAVIGATE")
+
+
+@dataclass
+class IngestResult:
+    sessions: int = 0
+    actions: int = 0
+    duplicates: int = 0
+
+    def to_dict(self):
+        return {"sessions": self.sessions, "actions": self.actions, "duplicates": self.duplicates}
+
+
+@dataclass
+class SessionHeads:
+    """What a write needs of one stored session: its next bucket number, its newest bucket per window."""
+
+    next_b: int = 0
+    by_window: dict = field(default_factory=dict)
+
+    def add(self, bucket):
+        self.next_b = max(self.next_b, bucket["b"] + 1)
+        window = bucket.get("w")       # a bucket of the previous layout has none: never appended to
+        if window is not None:
+            held = self.by_window.get(window)
+            if held is None or bucket["b"] > held["b"]:
+                self.by_window[window] = bucket
+
+
+def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
+    """Store validated SessionLogs atomically; skip actions whose ``id`` the session already has.
+
+    :param on_commit: called with the pymongo session inside the transaction, after the writes,
+        so that a caller's own record (an idempotency key, say) commits or fails with them.
+    :param retry_seconds: how long transient failures are retried; default: the client's server
+        selection timeout.
+    :return: IngestResult
+    :raise transactions.StorageBusy: conflicts or transient errors on every attempt within the budget.
+    :raise PyMongoError: the database cannot be reached (ConnectionFailure) or failed otherwise.
+    """
+    merged = _merge_sessions(sessions)
+    budget = db.client.options.server_selection_timeout if retry_seconds is None else retry_seconds
+    widened = []
+
+    def attempt(session):
+        widened.clear()
+        return _write(db, merged, session, on_commit, widened)
+
+    result = run_transaction(db.client, attempt, budget)
+    if widened:
+        extent.remember(db, widened[0])
+    return result
+
+
+def _merge_sessions(sessions):
+    """Join the parts of a batch that name the same session, keeping the order of actions."""
+    merged = {}
+    for log_session in sessions:
+        key = (log_session.user_id, log_session.session_id)
+        if key in merged:
+            merged[key] = merged[key] + log_session.actions
+        else:
+            merged[key] = log_session.actions
+    return merged
+
+
+def _write(db, merged, session, on_commit, widened):
+    collection = db[SESSIONS]
+    with_ids = any("id" in action for actions in merged.values() for action in actions)
+    heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
+    result = IngestResult(sessions=len(merged))
+    # Every update before every insert: an ordered bulk write sends one command per run of one
+    # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
+    # writes are the same; which runs first does not matter inside the transaction, where any
+    # failure (a conflict, a duplicate bucket) undoes all of them.
+    updates, inserts = [], []
+    earliest = latest = None
+    for key, actions in merged.items():
+        fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
+        result.duplicates += len(actions) - len(fresh)
+        result.actions += len(fresh)
+        if not fresh:
+            continue
+        for operation in session_operations(key, heads.get(key), fresh):
+            (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
+        times = [action["t"] for action in fresh]
+        earliest = min(times) if earliest is None else min(earliest, *times)
+        latest = max(times) if latest is None else max(latest, *times)
+    if updates or inserts:
+        written = collection.bulk_write(updates + inserts, ordered=True, session=session)
+        if written.matched_count != len(updates):
+            raise Conflict()
+        wanted = extent.Extent(spans.window_of(earliest), spans.after_window(latest))
+        remembered = extent.widen(db, wanted, session=session)
+        if remembered is not None:
+            widened.append(remembered)
+    if on_commit is not None:
+        on_commit(session, result)
+    return result
+
+
+def _read_heads(collection, keys, with_ids, session):
+    """Each session's ``SessionHeads`` (``{key: heads}``) and, if asked, the ids each session holds."""
+    projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1}
+    if with_ids:
+        projection["actions.id"] = 1
+    heads, known_ids = {}, {}
+    for start in range(0, len(keys), HEADS_PER_READ):
+        chunk = keys[start:start + HEADS_PER_READ]
+        wanted = set(chunk)
+        for bucket in collection.aggregate(pipelines.heads_pipeline(chunk, projection), session=session):
+            key = (bucket["userId"], bucket["sessionId"])
+            if key not in wanted:
+                continue
+            heads.setdefault(key, SessionHeads()).add(bucket)
+            if with_ids:
+                ids = known_ids.setdefault(key, set())
+                ids.update(a["id"] for a in bucket.get("actions", ()) if "id" in a)
+    return heads, known_ids
+
+
+def _new_actions(actions, known):
+    """The actions whose id is neither stored already nor repeated earlier in this batch."""
+    seen = set(known or ())
+    fresh = []
+    for action in actions:
+        action_id = action.get("id")
+        if action_id is None:
+            fresh.append(action)
+        elif action_id not in seen:
+            seen.add(action_id)
+            fresh.append(action)
+    return fresh
+
+
+def session_operations(key, heads, actions, encode=True):
+    """The writes that store ``actions`` of one session: per window, fill its head, open buckets.
+
+    :param heads: the session's ``SessionHeads``, or None for a session not stored yet.
+    :param encode: see ``_window_operations``.
+    """
+    by_window = {}
+    for action in actions:
+        by_window.setdefault(spans.window_of(action["t"]), []).append(action)
+    heads = heads or SessionHeads()
+    operations, number = [], heads.next_b
+    # Windows in time order, so that bucket numbers grow with time within a session.
+    for window in sorted(by_window):
+        more, number = _window_operations(key, window, heads.by_window.get(window), number,
+                                          by_window[window], encode)
+        operations.extend(more)
+    return operations
+
+
+def _window_operations(key, window, head, number, actions, encode):
+    """Fill the window's newest bucket up to its caps, then open as many buckets as the rest needs.
+
+    The actions are BSON-encoded once, for their sizes; with ``encode``, an operation that takes
+    all of them carries that encoding as a ``RawBSONDocument``, so pymongo sends it as it is
+    instead of encoding the actions a second time. ``encode=False`` gives plain dicts.
+
+    :return: the operations, and the next free bucket number of the session.
+    """
+    sizes = _Sizes(actions)
+    whole = sizes.array if encode else None
+    operations = []
+    index = 0
+    if head is not None:
+        count, used = head.get("count", 0), head.get("bytes", 0)
+        index = sizes.fits(0, count, used)
+        if index:
+            # userId and sessionId add nothing to _id here, but on a sharded cluster they route
+            # the update to the one shard that holds the session (docs/SCALING.md).
+            condition = {"_id": head["_id"], "userId": key[0], "sessionId": key[1], "count": count}
+            if whole is not None and index == len(actions):
+                update = _raw_append_update(actions, sizes.total(0, index), whole)
+            else:
+                update = _append_update(actions[:index], sizes.total(0, index))
+            operations.append(UpdateOne(condition, update))
+    while index < len(actions):
+        end = max(sizes.fits(index, 0, 0), index + 1)
+        if whole is not None and index == 0 and end == len(actions):
+            document = _raw_new_bucket(key, number, window, actions, sizes.total(0, end), whole)
+        else:
+            document = new_bucket(key, number, window, actions[index:end], sizes.total(index, end))
+        operations.append(InsertOne(document))
+        index, number = end, number + 1
+    return operations, number
+
+
+class _Sizes:
+    """BSON size of each action of a list: one encode of the whole list when it is clearly small.
+
+    Small: every action gets the mean size, which is exact enough for a cap four times larger.
+    ``array`` is then the encoded list itself (a BSON array, keys "0", "1", …), else None.
+    """
+
+    def __init__(self, actions):
+        encoded = bson.encode({"a": actions})
+        if len(encoded) <= BUCKET_MAX_BYTES // 4:
+            self.mean = len(encoded) // len(actions) + 1
+            self.each = None
+            # {"a": [...]} is: int32 length, 0x04 "a" NUL, the array document, NUL.
+            self.array = encoded[7:-1]
+        else:
+            self.mean = None
+            self.each = [len(bson.encode(action)) for action in actions]
+            self.array = None
+        self.length = len(actions)
+
+    def fits(self, start, count, used):
+        """The end index of the run from ``start`` that a bucket already holding count/used can take."""
+        room = BUCKET_MAX_ACTIONS - count
+        if self.each is None:
+            # Equal sizes: the loop below in closed form.
+            return start + max(0, min(self.length - start, room, (BUCKET_MAX_BYTES - used) // self.mean))
+        sizes, end = self.each, start
+        while end < self.length and end - start < room and used + sizes[end] <= BUCKET_MAX_BYTES:
+            used += sizes[end]
+            end += 1
+        return end
+
+    def total(self, start, end):
+        return self.mean * (end - start) if self.each is None else sum(self.each[start:end])
+
+
+def summary(actions):
+    """``first``, ``last``, the sorted ``types`` and the per-type counts ``n`` of a list of actions."""
+    times = [action["t"] for action in actions]
+    counts = {}
+    for action in actions:
+        counts[action["type"]] = counts.get(action["type"], 0) + 1
+    return min(times), max(times), sorted(counts), counts
+
+
+def _append_update(actions, size):
+    first, last, types, counts = summary(actions)
+    return {
+        "$push": {"actions": {"$each": actions}},
+        "$inc": _increments(len(actions), size, counts),
+        "$min": {"first": first},
+        "$max": {"last": last},
+        "$addToSet": {"types": {"$each": types}},
+    }
+
+
+def _increments(count, size, counts):
+    return {"count": count, "bytes": size, **{f"n.{kind}": number for kind, number in counts.items()}}
+
+
+def new_bucket(key, number, window, actions, size):
+    """A bucket document of ``actions`` (all of window ``window``), number ``number`` of its session."""
+    first, last, types, counts = summary(actions)
+    return {
+        "userId": key[0], "sessionId": key[1], "b": number, "w": window,
+        "count": len(actions), "bytes": size,
+        "first": first, "last": last, "types": types, "n": counts,
+        "actions": actions,
+    }
+
+
+def _raw_new_bucket(key, number, window, actions, size, array):
+    """``new_bucket`` of all ``actions`` as BSON, around their encoded ``array``.
+
+    The ``_id`` is made here as pymongo would (a client-side ObjectId, the first field).
+    """
+    first, last, types, counts = summary(actions)
+    head = bson.encode({
+        "_id": ObjectId(), "userId": key[0], "sessionId": key[1], "b": number, "w": window,
+        "count": len(actions), "bytes": size,
+        "first": first, "last": last, "types": types, "n": counts,
+    })
+    return RawBSONDocument(_bson_document(head[4:-1] + b"\x04actions\x00" + array))
+
+
+def _raw_append_update(actions, size, array):
+    """``_append_update`` of all ``actions`` as BSON, around their encoded ``array``."""
+    first, last, types, counts = summary(actions)
+    rest = bson.encode({
+        "$inc": _increments(len(actions), size, counts),
+        "$min": {"first": first},
+        "$max": {"last": last},
+        "$addToSet": {"types": {"$each": types}},
+    })
+    push = _bson_document(b"\x03actions\x00" + _bson_document(b"\x04$each\x00" + array))
+    return RawBSONDocument(_bson_document(b"\x03$push\x00" + push + rest[4:-1]))
+
+
+def _bson_document(elements):
+    """A BSON document of already encoded elements: int32 total length, the elements, NUL."""
+    return _INT32.pack(len(elements) + 5) + elements + b"\x00"
+
+
+_INT32 = struct.Struct("<i")
+
+

@@ -1,0 +1,67 @@
+"""DELETE /logs: remove matching actions bucket by bucket, in small transactions."""
+from __future__ import annotations
+
+import bson
+from pymongo import DeleteOne, UpdateOne
+
+from .. import pipelines
+from ..transactions import Conflict, run_transaction
+from .buckets import SESSIONS, summary
+
+# Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
+DELETE_BATCH = 100
+
+
+def delete_actions(db, log_filter):
+    """Delete the matching actions; rewrite each touched bucket's summary, remove emptied buckets.
+
+    Each batch of buckets is one transaction that finds the matching actions with the same
+    pipeline stages as a query, then rewrites each bucket conditioned on its ``count``. An append
+    racing with it (``insert_sessions`` conditions on ``count`` too) makes one side retry, so
+    nothing that did not match is lost. A large delete is atomic per batch, not as a whole.
+
+    :return: how many actions were deleted.
+    """
+    stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
+    cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH)
+    deleted, chunk = 0, []
+    with cursor:
+        for bucket in cursor:
+            chunk.append(bucket["_id"])
+            if len(chunk) == DELETE_BATCH:
+                deleted += _delete_from_buckets(db, log_filter, chunk)
+                chunk = []
+    if chunk:
+        deleted += _delete_from_buckets(db, log_filter, chunk)
+    return deleted
+
+
+def _delete_from_buckets(db, log_filter, bucket_ids):
+    """One batch in one transaction, retried like an ingest within the same budget."""
+    budget = db.client.options.server_selection_timeout
+    return run_transaction(db.client, lambda s: _delete_batch(db, log_filter, bucket_ids, s), budget)
+
+
+def _delete_batch(db, log_filter, bucket_ids, session):
+    collection = db[SESSIONS]
+    pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
+    targets = {row["_id"]: set(row["i"]) for row in collection.aggregate(pipeline, session=session)}
+    if not targets:
+        return 0
+    operations, deleted = [], 0
+    for bucket in collection.find({"_id": {"$in": list(targets)}}, session=session):
+        kept = [a for i, a in enumerate(bucket["actions"]) if i not in targets[bucket["_id"]]]
+        deleted += len(bucket["actions"]) - len(kept)
+        condition = {"_id": bucket["_id"], "count": bucket["count"]}
+        operations.append(UpdateOne(condition, {"$set": rewritten(kept)}) if kept else DeleteOne(condition))
+    written = collection.bulk_write(operations, ordered=True, session=session)
+    if written.matched_count + written.deleted_count != len(operations):
+        raise Conflict()
+    return deleted
+
+
+def rewritten(actions):
+    """The fields of a bucket that now holds only ``actions``."""
+    first, last, types, counts = summary(actions)
+    return {"actions": actions, "count": len(actions), "bytes": len(bson.encode({"a": actions})),
+            "first": first, "last": last, "types": types, "n": counts}

@@ -1,0 +1,70 @@
+"""The indexes every read relies on, retention (a TTL on ``last``), and dropping indexes of old layouts."""
+from __future__ import annotations
+
+import logging
+
+from pymongo import ASCENDING
+
+from . import extent
+from .buckets import SESSIONS
+
+log = logging.getLogger(__name__)
+
+# Every read of buckets is an equality on at most one of these prefixes plus a range on ``first``
+# (reads.py): one index each, the range last.
+INDEXES = (
+    ([("userId", ASCENDING), ("sessionId", ASCENDING), ("b", ASCENDING)], {"name": "session_bucket", "unique": True}),
+    ([("first", ASCENDING)], {"name": "first"}),
+    ([("types", ASCENDING), ("first", ASCENDING)], {"name": "types_first"}),
+    ([("userId", ASCENDING), ("first", ASCENDING)], {"name": "user_first"}),
+    # A session asked for without its user, and the first stage of the read of a batch's buckets
+    # (pipelines.heads_pipeline).
+    ([("sessionId", ASCENDING), ("first", ASCENDING)], {"name": "session_first"}),
+)
+# Indexes of the previous layout, which no query of this one uses.
+OBSOLETE = ("user_last", "types_last", "session")
+RETENTION_INDEX = "last"
+
+
+def ensure_indexes(db, retention_days=None):
+    """Create the indexes every query relies on; safe to run again (same options, nothing changes).
+
+    A store with no buckets yet is marked as of this layout, so that it never needs migrating.
+
+    :param retention_days: when set, the ``last`` index is also a TTL index: a bucket is removed
+        once its newest action is older than this. A changed value is applied with ``collMod``;
+        None removes the expiry (the index is rebuilt without it: MongoDB cannot unset a TTL).
+    """
+    collection = db[SESSIONS]
+    for keys, options in INDEXES:
+        collection.create_index(keys, **options)
+    _ensure_retention(db, retention_days)
+    if extent.layout(db) is None and collection.find_one({}, {"_id": 1}) is None:
+        extent.mark_layout(db)
+
+
+def drop_obsolete_indexes(db):
+    existing = db[SESSIONS].index_information()
+    for name in OBSOLETE:
+        if name in existing:
+            db[SESSIONS].drop_index(name)
+            log.info("index %s of the previous layout dropped", name)
+
+
+def _ensure_retention(db, retention_days):
+    collection = db[SESSIONS]
+    wanted = None if retention_days is None else max(1, round(retention_days * 86400))
+    existing = collection.index_information().get(RETENTION_INDEX)
+    if existing is not None and existing.get("expireAfterSeconds") == wanted:
+        return
+    if existing is not None and wanted is not None and "expireAfterSeconds" in existing:
+        db.command("collMod", SESSIONS, index={"name": RETENTION_INDEX, "expireAfterSeconds": wanted})
+        log.info("retention changed to %s s (collMod)", wanted)
+        return
+    if existing is not None:
+        collection.drop_index(RETENTION_INDEX)
+    options = {"name": RETENTION_INDEX}
+    if wanted is not None:
+        options["expireAfterSeconds"] = wanted
+    collection.create_index([("last", ASCENDING)], **options)
+    log.info("index %s (re)built, expireAfterSeconds=%s", RETENTION_INDEX, wanted)
