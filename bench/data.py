@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import InsertOne
 
-from logstore import storage, validation
+from logstore import spans, validation
+from logstore.store import buckets, extent
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -57,11 +58,18 @@ def body(sessions):
 def stored_documents(raw_body):
     """The bucket documents the service stores for ``raw_body`` into an empty collection."""
     documents = []
-    for session in storage._merge_sessions(validation.parse_batch(raw_body)).items():
+    for session in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
         key, actions = session
-        documents.extend(op._doc for op in storage._bucket_operations(key, None, actions, encode=False)
+        documents.extend(op._doc for op in buckets.session_operations(key, None, actions, encode=False)
                          if isinstance(op, InsertOne))
     return documents
+
+
+def insert_documents(collection, documents):
+    """Insert bucket documents as stored and widen the stored extent over them, as a POST would."""
+    collection.insert_many(documents, ordered=False)
+    wanted = extent.Extent(min(d["w"] for d in documents), spans.after_window(max(d["last"] for d in documents)))
+    extent.widen(collection.database, wanted)
 
 
 def seed(collection, start_session, end_session, users, actions_per_session, chunk=20):
@@ -70,6 +78,6 @@ def seed(collection, start_session, end_session, users, actions_per_session, chu
     for first in range(start_session, end_session, chunk):
         logs = [session_log(k, users, actions_per_session) for k in range(first, min(first + chunk, end_session))]
         documents = stored_documents(body(logs))
-        collection.insert_many(documents, ordered=False)
+        insert_documents(collection, documents)
         added += sum(d["count"] for d in documents)
     return added
