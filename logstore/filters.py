@@ -139,7 +139,10 @@ def _bound(args, name):
     except TimeFormatError as exc:
         raise InvalidParameter(name, f"{name}: {exc}") from None
     micros = sub_millis(instant)
-    naive = to_naive_utc(instant)
+    try:
+        naive = to_naive_utc(instant)
+    except OverflowError:
+        raise InvalidParameter(name, f"{name} lies outside the years 1 to 9999 in UTC") from None
     return Bound(naive.replace(microsecond=naive.microsecond - micros), micros)
 
 

@@ -25,4 +25,12 @@ def window_of(instant):
 
 def after_window(instant):
     """The end of the window that holds ``instant``: an exclusive upper bound of its bucket's times."""
-    return window_of(instant) + SPAN
+    return later(window_of(instant), SPAN)
+
+
+def later(instant, delta):
+    """``instant + delta``, held at the last representable instant instead of overflowing (year 9999)."""
+    try:
+        return instant + delta
+    except OverflowError:
+        return datetime.max

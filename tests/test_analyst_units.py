@@ -11,9 +11,10 @@ from logstore.times import TimeFormatError, parse_tz
 RANGE = LogFilter(types=("CLICK",), start=Bound(datetime(2020, 1, 1)), end=Bound(datetime(2020, 1, 2)))
 
 
-def test_export_pipeline_has_no_sort_and_starts_with_the_index_match():
-    stages = pipelines.export_pipeline(RANGE)
-    assert "$match" in stages[0] and stages[0]["$match"]["types"] == "CLICK"
+def test_a_window_read_has_no_sort_and_starts_with_an_index_range_on_first():
+    lo, hi = datetime(2020, 1, 1, 3), datetime(2020, 1, 1, 4)
+    stages = pipelines.window_pipeline(RANGE, lo, hi)
+    assert stages[0]["$match"] == {"types": "CLICK", "first": {"$gte": lo, "$lt": hi}}
     assert not any("$sort" in stage for stage in stages)
 
 
@@ -23,7 +24,18 @@ def test_stats_pipeline_groups_on_the_keys_asked_and_sorts_in_their_order():
     assert list(group["_id"]) == ["day", "type"]
     assert group["_id"]["day"]["$dateToString"]["timezone"] == "America/Denver"
     assert list(sort) == ["_id.day", "_id.type"]
-    assert pipelines.stats_pipeline(RANGE, (), "UTC")[-1] == {"$group": {"_id": None, "count": {"$sum": 1}}}
+    assert pipelines.stats_pipeline(RANGE, (), "UTC")[-1] == {
+        "$group": {"_id": None, "count": {"$sum": {"$ifNull": ["$actions.c", 1]}}}}
+
+
+def test_whole_buckets_are_those_inside_the_range_and_within_one_day():
+    assert pipelines.whole_bucket(LogFilter()) is True
+    assert pipelines.whole_bucket(RANGE) == {"$and": [{"$gte": ["$first", datetime(2020, 1, 1)]},
+                                                      {"$lt": ["$last", datetime(2020, 1, 2)]}]}
+    micro = LogFilter(start=Bound(datetime(2020, 1, 1), 5))
+    assert pipelines.whole_bucket(micro) == {"$gt": ["$first", datetime(2020, 1, 1)]}
+    day = pipelines.whole_bucket(LogFilter(), by_day=True, tz="+05:30")
+    assert day["$eq"][0]["$dateToString"]["timezone"] == "+05:30"
 
 
 def test_delete_targets_start_with_the_given_buckets_and_keep_their_ids():

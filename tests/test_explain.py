@@ -1,4 +1,5 @@
-"""Every analyst query shape starts with an index-backed $match, checked with explain over the wire."""
+"""Every read of every query shape is an index range, and a page examines about what it returns:
+checked with explain over the wire, on each pipeline an ordered read runs (``trace``)."""
 import json
 from datetime import datetime, timedelta
 
@@ -6,12 +7,18 @@ import pytest
 
 from logstore import pipelines, store
 from logstore.filters import Bound, LogFilter
+from logstore.pipelines import sort_key
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
 
-FROM = Bound(datetime(2020, 1, 2))
-TO = Bound(datetime(2020, 1, 3))
+FROM = Bound(datetime(2020, 1, 1, 6))
+TO = Bound(datetime(2020, 1, 2, 3))
 SHAPES = {
+    "no filter": LogFilter(),
+    "types=CLICK,VIEW": LogFilter(types=("CLICK", "VIEW")),
+    "types=NAVIGATE": LogFilter(types=("NAVIGATE",)),
+    "all three types": LogFilter(types=("CLICK", "VIEW", "NAVIGATE")),
+    "from far back": LogFilter(start=Bound(datetime(2000, 1, 1))),
     "user": LogFilter(user_id="u3"),
     "user+session": LogFilter(user_id="u3", session_id="s1"),
     "session": LogFilter(session_id="s1"),
@@ -22,37 +29,64 @@ SHAPES = {
     "range": LogFilter(start=FROM, end=TO),
     "from only": LogFilter(start=FROM),
 }
+LIMIT = 100
 
 
-@pytest.fixture
-def seeded(db):
+@pytest.fixture(scope="module")
+def seeded(mongo_client):
+    """12 users × 3 sessions of 60 actions a minute apart, the sessions two hours apart: 2,160 actions."""
+    db = mongo_client["logstore_test_explain"]
+    db.drop_collection(store.SESSIONS)
+    db.drop_collection("meta")
     store.ensure_indexes(db)
     base = datetime(2020, 1, 1)
     body = [session_log(user=f"u{u}", session=f"s{s}", actions=[
-        action((base + timedelta(hours=u * 5 + s + k)).strftime("%Y-%m-%dT%H:%M:%SZ"), ("CLICK", "VIEW", "NAVIGATE")[k % 3])
-        for k in range(4)]) for u in range(12) for s in range(3)]
+        action((base + timedelta(hours=2 * (u * 3 + s), minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+               ("CLICK", "VIEW", "NAVIGATE")[k % 3]) for k in range(60)]) for u in range(12) for s in range(3)]
     store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
-    return db
+    yield db
+    mongo_client.drop_database(db.name)
 
 
-def winning_plan(db, pipeline):
-    explained = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
-                           verbosity="queryPlanner")
-    planner = explained["stages"][0]["$cursor"]["queryPlanner"] if "stages" in explained else explained["queryPlanner"]
-    return json.dumps(planner["winningPlan"])
+def explained(db, pipeline):
+    answer = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
+                        verbosity="executionStats")
+    cursor = answer["stages"][0]["$cursor"] if "stages" in answer else answer
+    return json.dumps(cursor["queryPlanner"]["winningPlan"]), cursor["executionStats"]
+
+
+def examined_page(db, log_filter, after=None):
+    trace = []
+    rows, _ = store.query_page(db, log_filter, LIMIT, after, trace=trace)
+    plans, examined = [], 0
+    for pipeline in trace:
+        plan, stats = explained(db, pipeline)
+        plans.append(plan)
+        examined += stats.get("totalKeysExamined", 0) + stats.get("totalDocsExamined", 0)
+    return rows, plans, examined
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
-def test_each_query_shape_uses_an_index(seeded, shape):
-    pipeline = pipelines.page_pipeline(SHAPES[shape], 100)
-    plan = winning_plan(seeded, pipeline)
-    assert "IXSCAN" in plan and "COLLSCAN" not in plan, plan
+def test_each_read_of_each_query_shape_uses_an_index(seeded, shape):
+    _, plans, _ = examined_page(seeded, SHAPES[shape])
+    assert plans
+    for plan in plans:
+        assert "IXSCAN" in plan and "COLLSCAN" not in plan, plan
 
 
-def test_the_index_stage_comes_first(seeded):
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_a_page_examines_at_most_two_keys_and_documents_per_action_returned(seeded, shape):
+    rows, _, examined = examined_page(seeded, SHAPES[shape])
+    if len(rows) == LIMIT:          # a full page, then a later one, continued by its cursor
+        rows, _, examined = examined_page(seeded, SHAPES[shape], sort_key(rows[-1]))
+    assert rows, shape
+    assert examined <= 2 * len(rows) + 2, (shape, examined, len(rows))
+
+
+def test_the_index_stage_comes_first():
     for log_filter in SHAPES.values():
-        first = pipelines.page_pipeline(log_filter, 10)[0]
-        assert "$match" in first
+        first = pipelines.window_pipeline(log_filter, datetime(2020, 1, 1), datetime(2020, 1, 2))[0]
+        assert "$match" in first and "first" in first["$match"]
 
 
 def test_the_heads_read_examines_only_the_batch_s_sessions(db):
@@ -64,8 +98,6 @@ def test_the_heads_read_examines_only_the_batch_s_sessions(db):
     store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
     keys = [("u1", "s7"), ("u1", "new")]
     pipeline = pipelines.heads_pipeline(keys, {"userId": 1, "sessionId": 1, "b": 1})
-    explained = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
-                           verbosity="executionStats")
-    cursor = explained["stages"][0]["$cursor"] if "stages" in explained else explained
-    assert "IXSCAN" in json.dumps(cursor["queryPlanner"]["winningPlan"])
-    assert cursor["executionStats"]["totalDocsExamined"] == 1
+    plan, stats = explained(db, pipeline)
+    assert "IXSCAN" in plan
+    assert stats["totalDocsExamined"] == 1

@@ -64,7 +64,7 @@ def seed_old_and_new(db):
 
 def users_after_sweeps(db, seconds=2.5):
     time.sleep(seconds)
-    return sorted(doc["userId"] for doc in db.sessions.find())
+    return sorted({doc["userId"] for doc in db.sessions.find()})
 
 
 def test_old_sessions_expire_by_their_newest_action(fast_ttl_client):

@@ -56,8 +56,7 @@ def widen(db, wanted, session=None):
     known = _seen.get(_cache_key(db))
     if known is not None and known.covers(wanted):
         return None
-    db[META].update_one({"_id": KEY}, {"$min": {"start": wanted.start}, "$max": {"end": wanted.end},
-                                       "$set": {"layout": LAYOUT}},
+    db[META].update_one({"_id": KEY}, {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}},
                         upsert=True, session=session)
     return wanted if known is None else known.union(wanted)
 

@@ -22,12 +22,13 @@ from pymongo.errors import ExecutionTimeout, OperationFailure
 
 from .. import pipelines
 from ..filters import InvalidParameter
-from ..spans import window_of
+from ..spans import later, window_of
 from . import extent
 from .buckets import SESSIONS
 
 FIRST_WIDTH = timedelta(minutes=5)
 MIN_WIDTH = timedelta(seconds=1)
+MAX_WIDTH = timedelta(days=3_000_000)
 # Growth of the window after an empty one: a gap of years is crossed in about ten reads.
 EMPTY_GROWTH = 8
 MAX_GROWTH = 4
@@ -91,10 +92,10 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
     position = max(b for b in (stored.start, _start(log_filter), after[0] if after else None) if b is not None)
     stop = stored.end
     if log_filter.end is not None:
-        stop = min(stop, log_filter.end.instant + ONE_MS)
+        stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
     lo, width, waiting = window_of(position), FIRST_WIDTH, []
-    hi = position + width
+    hi = later(position, width)
     while lo < stop:
         hi = min(hi, stop)
         pipeline = pipelines.window_pipeline(log_filter, lo, hi, after)
@@ -110,7 +111,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
             ready.sort(key=pipelines.sort_key)
         yield from ready
         width = _next_width(width, len(rows), want)
-        lo, hi = hi, hi + width
+        lo, hi = hi, later(hi, width)
 
 
 def _start(log_filter):
@@ -119,8 +120,8 @@ def _start(log_filter):
 
 def _next_width(width, found, want):
     if not found:
-        return width * EMPTY_GROWTH
-    return max(MIN_WIDTH, width * min(MAX_GROWTH, want / found))
+        return min(MAX_WIDTH, width * EMPTY_GROWTH)
+    return max(MIN_WIDTH, min(MAX_WIDTH, width * min(MAX_GROWTH, want / found)))
 
 
 def query_page(db, log_filter, limit, after=None, deadline=None, trace=None):

@@ -51,7 +51,8 @@ def test_endless_write_conflicts_are_a_503_busy(mongo_url, mongo_client, db):
     assert db.sessions.count_documents({}) == 0
 
 
-@pytest.mark.parametrize("method, path, command", [("GET", "/logs?userId=u", "aggregate"),
+# A page first reads the stored extent (find), then its windows (aggregate).
+@pytest.mark.parametrize("method, path, command", [("GET", "/logs?userId=u", "find"),
                                                    ("POST", "/logs", "aggregate")])
 def test_a_database_that_hangs_is_a_503_after_the_socket_timeout(mongo_url, mongo_client, db, method, path, command):
     database = logstore_db.connect(mongo_url.rstrip("/") + "/" + db.name, timeout_ms=500, socket_timeout_ms=300)

@@ -92,3 +92,68 @@ def test_filters_apply_and_no_group_by_gives_the_total(client, seeded):
 def test_bad_stats_parameters_get_400_naming_them(client, query, parameter):
     problem = stats(client, query, status=400)
     assert problem["parameter"] == parameter
+
+
+@pytest.fixture
+def dense(client, db):
+    """Sessions with an action every 1 to 6 minutes over two days: most buckets hold many actions,
+    and some cross a midnight of each zone below (18:30Z is midnight at +05:30, 06:00Z at -06:00)."""
+    rng = random.Random(11)
+    body, sent = [], []
+    for user in ("ann", "bob"):
+        for session in ("d1", "d2", "d3"):
+            instant = datetime(2020, 3, 7, 17, tzinfo=timezone.utc) + timedelta(minutes=rng.randrange(60))
+            acts = []
+            while instant < datetime(2020, 3, 9, 8, tzinfo=timezone.utc):
+                offset = timezone(timedelta(minutes=rng.choice([-360, 0, 330])))
+                text = instant.astimezone(offset).isoformat(timespec="milliseconds")
+                acts.append(action(text, rng.choice(TYPES)))
+                sent.append((user, session, instant, acts[-1]["type"]))
+                instant += timedelta(minutes=rng.randrange(1, 7), milliseconds=rng.randrange(1000))
+            body.append(session_log(user=user, session=session, actions=acts))
+    assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+    return sent
+
+
+def whole_share(db, log_filter_query, by_day, tz):
+    """How many of the stored actions the stats pipeline counted from bucket summaries."""
+    from werkzeug.datastructures import MultiDict
+    from urllib.parse import parse_qsl
+    from logstore import filters, pipelines
+    log_filter = filters.parse_filter(MultiDict(parse_qsl(log_filter_query)))
+    stages = pipelines.bucket_match_stages(log_filter) + [
+        {"$group": {"_id": pipelines.whole_bucket(log_filter, by_day, tz), "n": {"$sum": "$count"}}}]
+    counts = {row["_id"]: row["n"] for row in db.sessions.aggregate(stages)}
+    return counts.get(True, 0) / max(1, sum(counts.values()))
+
+
+@pytest.mark.parametrize("tz, zone", [("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30))),
+                                      ("-06:00", timezone(timedelta(hours=-6))),
+                                      ("America/Denver", ZoneInfo("America/Denver"))])
+def test_buckets_that_cross_a_midnight_are_counted_exactly(client, db, dense, tz, zone):
+    assert stats(client, f"?groupBy=day,type&tz={tz}") == expected(dense, ("day", "type"), zone)
+    assert stats(client, f"?groupBy=day,user,session&tz={tz}") == expected(dense, ("day", "userId", "sessionId"), zone)
+    # Buckets are whole UTC hours: a zone of whole hours never cuts one, a half-hour zone cuts those
+    # that hold its midnight, and only those are unwound.
+    share = whole_share(db, "", True, tz.replace("%2B", "+"))
+    assert 0.9 < share < 1 if "05:30" in tz else share == 1
+
+
+@pytest.mark.parametrize("start, end", [
+    ("2020-03-07T19:17:31.250Z", "2020-03-08T23:59:59.999+05:30"),
+    ("2020-03-08T00:00:00.000001-06:00", "2020-03-08T10:42:00.5Z"),
+    ("2020-03-08T13:00:00Z", "2020-03-08T14:00:00Z"),
+])
+def test_buckets_cut_by_the_range_are_counted_exactly(client, dense, start, end):
+    rows = [r for r in dense if parse_time(start) <= r[2] <= parse_time(end)]
+    query = f"?from={start.replace('+', '%2B')}&to={end.replace('+', '%2B')}"
+    assert stats(client, query) == [{"count": len(rows)}]
+    assert stats(client, query + "&groupBy=day,type&tz=%2B05:30") == expected(
+        rows, ("day", "type"), timezone(timedelta(hours=5, minutes=30)))
+    kept = [r for r in rows if r[3] in ("VIEW", "NAVIGATE")]
+    assert stats(client, query + "&types=VIEW,NAVIGATE&groupBy=type,user") == expected(kept, ("type", "userId"),
+                                                                                        timezone.utc)
+
+
+def test_with_no_range_and_no_day_every_bucket_is_counted_from_its_summary(db, dense):
+    assert whole_share(db, "", False, "UTC") == 1

@@ -1,0 +1,102 @@
+"""Buckets of the previous layout (no window, no per-type counts, any time span) are rewritten by
+the release phase's migration: idempotent, resumable, and every action read back exactly once."""
+import json
+from datetime import datetime, timedelta
+
+from logstore import create_app, store
+from logstore.config import Settings
+from logstore.spans import SPAN
+from logstore.store import extent, migrate as migration
+from tests.builders import action, session_log
+
+BASE = datetime(2021, 3, 1, 22, 40)
+TYPES = ("CLICK", "VIEW", "NAVIGATE")
+
+
+def old_bucket(user, session, number, start, count, step):
+    """A bucket as the previous release stored it: one session's actions over any span of time."""
+    actions = []
+    for k in range(count):
+        kind = TYPES[(k + number) % 3]
+        props = {"CLICK": {"locationX": k, "locationY": 1}, "VIEW": {"viewedId": f"v{k}"},
+                 "NAVIGATE": {"pageFrom": "a", "pageTo": "b"}}[kind]
+        actions.append({"t": start + step * k, "o": -360, "type": kind, "p": props, "id": f"{session}-{number}-{k}"})
+    times = [a["t"] for a in actions]
+    return {"userId": user, "sessionId": session, "b": number, "count": count, "bytes": 100 * count,
+            "first": min(times), "last": max(times), "types": sorted({a["type"] for a in actions}),
+            "actions": actions}
+
+
+def seed_old_store(db):
+    documents = []
+    for s in range(12):
+        user = f"u{s % 3}"
+        start = BASE + timedelta(minutes=37 * s)
+        documents.append(old_bucket(user, f"s{s}", 0, start, 40, timedelta(minutes=4)))       # 2 h 40 min
+        documents.append(old_bucket(user, f"s{s}", 1, start + timedelta(hours=3), 25, timedelta(minutes=9)))
+    db[store.SESSIONS].insert_many(documents)
+    return sum(d["count"] for d in documents)
+
+
+def walk(client, query=""):
+    rows, url = [], "/logs?format=actions&limit=37" + query
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200, response.get_json()
+        rows += response.get_json()
+        link = response.headers.get("Link")
+        url = link[link.index("/logs"):link.index(">")] if link else None
+    return rows
+
+
+def test_an_old_store_is_migrated_and_reads_every_action_once_in_time_order(db):
+    total = seed_old_store(db)
+    app = create_app(Settings(), database=db)
+    assert migration.migrate(db) == 12
+    docs = list(db[store.SESSIONS].find())
+    assert sum(d["count"] for d in docs) == total
+    for doc in docs:
+        assert doc["w"] <= doc["first"] <= doc["last"] < doc["w"] + SPAN
+        assert sum(doc["n"].values()) == doc["count"] == len(doc["actions"])
+    assert {d["b"] for d in docs if d["sessionId"] == "s0"} >= {2, 3}      # numbered after the old ones
+    assert "user_last" not in db[store.SESSIONS].index_information()
+    rows = walk(app.test_client())
+    assert len(rows) == total
+    ids = [r["id"] for r in rows]
+    assert len(set(ids)) == total
+    assert [r["time"] for r in rows] == sorted((r["time"] for r in rows), key=_instant)
+    assert migration.migrate(db) == 0 and migration.migrate(db, full=True) == 0
+
+
+def test_a_stopped_migration_resumes_where_it_ended(db, monkeypatch):
+    total = seed_old_store(db)
+    monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 5)
+    assert migration.migrate(db, max_batches=1) == 5
+    assert extent.layout(db) != extent.LAYOUT
+    assert db[store.SESSIONS].count_documents({"w": {"$exists": False}}) == 14
+    assert migration.migrate(db) == 7
+    assert db[store.SESSIONS].count_documents({"w": {"$exists": False}}) == 0
+    assert sum(d["count"] for d in db[store.SESSIONS].find()) == total
+
+
+def test_appends_after_the_migration_go_to_windowed_buckets(db):
+    seed_old_store(db)
+    migration.migrate(db)
+    client = create_app(Settings(), database=db).test_client()
+    when = (BASE + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    response = client.post("/logs", data=json.dumps([session_log(user="u0", session="s0", actions=[
+        dict(action(when), id="new"), dict(action(when), id="s0-0-0")])]), content_type="application/json")
+    assert response.get_json() == {"sessions": 1, "actions": 1, "duplicates": 1}
+    docs = list(db[store.SESSIONS].find({"sessionId": "s0"}))
+    assert all(d["w"] <= d["first"] <= d["last"] < d["w"] + SPAN for d in docs)
+
+
+def test_a_store_created_by_this_release_needs_no_migration(db):
+    create_app(Settings(), database=db)
+    assert extent.layout(db) == extent.LAYOUT
+    assert migration.migrate(db) == 0
+
+
+def _instant(text):
+    from logstore.times import parse_time
+    return parse_time(text)
