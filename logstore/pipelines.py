@@ -62,7 +62,7 @@ def heads_pipeline(keys, projection):
     Sessions and users are matched with ``$in`` each, so the answer may hold a few buckets of other
     pairs (user A's session named like one of user B's), which the caller drops. MongoDB merges the
     two stages and bounds both fields of ``session_bucket``. Sessions come first for planners that
-    use one ``$in`` only (SecantusDB's): the ``session`` index then yields the batch's own buckets,
+    use one ``$in`` only (SecantusDB's): the ``session_first`` index then yields the batch's own buckets,
     none for a new session, where ``userId`` first would fetch every bucket of the batch's users and
     compare each with both lists. (An ``$or`` of pairs would be exact too, but SecantusDB scans the
     whole collection for a top-level ``$or``.)

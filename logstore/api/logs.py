@@ -123,7 +123,8 @@ class Logs(Resource):
         if log_filter.is_empty:
             raise ApiError(400, "FILTER_REQUIRED", "name at least one of userId, sessionId, types, from, to: "
                            "DELETE /logs never deletes everything", title="Filter required")
-        return json_response({"deleted": store.delete_actions(get_db(), log_filter)})
+        deadline = store.Deadline(settings().query_timeout_ms, per_command=True)
+        return json_response({"deleted": store.delete_actions(get_db(), log_filter, deadline)})
 
 
 def _partial_flag(args):

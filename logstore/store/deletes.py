@@ -12,7 +12,7 @@ from .buckets import SESSIONS, summary
 DELETE_BATCH = 100
 
 
-def delete_actions(db, log_filter):
+def delete_actions(db, log_filter, deadline=None):
     """Delete the matching actions; rewrite each touched bucket's summary, remove emptied buckets.
 
     Each batch of buckets is one transaction that finds the matching actions with the same
@@ -20,32 +20,39 @@ def delete_actions(db, log_filter):
     racing with it (``insert_sessions`` conditions on ``count`` too) makes one side retry, so
     nothing that did not match is lost. A large delete is atomic per batch, not as a whole.
 
+    :param deadline: a ``reads.Deadline``: each read (the listing, each batch's) carries its limit.
     :return: how many actions were deleted.
     """
     stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
-    cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH)
+    cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **_limit(deadline))
     deleted, chunk = 0, []
     with cursor:
         for bucket in cursor:
             chunk.append(bucket["_id"])
             if len(chunk) == DELETE_BATCH:
-                deleted += _delete_from_buckets(db, log_filter, chunk)
+                deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
                 chunk = []
     if chunk:
-        deleted += _delete_from_buckets(db, log_filter, chunk)
+        deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
     return deleted
 
 
-def _delete_from_buckets(db, log_filter, bucket_ids):
+def _limit(deadline):
+    limit = deadline.max_time_ms() if deadline is not None else None
+    return {"maxTimeMS": limit} if limit else {}
+
+
+def _delete_from_buckets(db, log_filter, bucket_ids, deadline):
     """One batch in one transaction, retried like an ingest within the same budget."""
     budget = db.client.options.server_selection_timeout
-    return run_transaction(db.client, lambda s: _delete_batch(db, log_filter, bucket_ids, s), budget)
+    return run_transaction(db.client, lambda s: _delete_batch(db, log_filter, bucket_ids, s, deadline), budget)
 
 
-def _delete_batch(db, log_filter, bucket_ids, session):
+def _delete_batch(db, log_filter, bucket_ids, session, deadline):
     collection = db[SESSIONS]
     pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
-    targets = {row["_id"]: set(row["i"]) for row in collection.aggregate(pipeline, session=session)}
+    rows = collection.aggregate(pipeline, session=session, **_limit(deadline))
+    targets = {row["_id"]: set(row["i"]) for row in rows}
     if not targets:
         return 0
     operations, deleted = [], 0
