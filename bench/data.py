@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import InsertOne
 
-from logstore import spans, validation
+from logstore import validation
 from logstore.store import buckets, extent
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
@@ -68,7 +68,7 @@ def stored_documents(raw_body):
 def insert_documents(collection, documents):
     """Insert bucket documents as stored and widen the stored extent over them, as a POST would."""
     collection.insert_many(documents, ordered=False)
-    wanted = extent.Extent(min(d["w"] for d in documents), spans.after_window(max(d["last"] for d in documents)))
+    wanted = extent.around(min(d["w"] for d in documents), max(d["last"] for d in documents))
     extent.widen(collection.database, wanted)
 
 

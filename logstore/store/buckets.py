@@ -127,7 +127,7 @@ def _write(db, merged, session, on_commit, widened):
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
             raise Conflict()
-        wanted = extent.Extent(spans.window_of(earliest), spans.after_window(latest))
+        wanted = extent.around(earliest, latest)
         remembered = extent.widen(db, wanted, session=session)
         if remembered is not None:
             widened.append(remembered)

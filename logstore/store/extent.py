@@ -6,12 +6,17 @@ contain every stored bucket: ``start <= w`` and ``first < end`` for each. Only e
 (``$min`` / ``$max``), inside the writing transaction, so a bucket is never visible outside them;
 deletes and expiry leave them wide, which costs a read a few empty windows, never a missed action.
 
-A process remembers the bounds it last saw, so a write inside them (nearly every write: new data
-lands in the current window) sends no update at all.
+A process remembers the bounds it last saw, so a write inside them sends no update at all. The
+bounds are whole UTC days, the end a day past the newest action's: data posted as it happens
+widens the extent once a day, not with every new hour, so concurrent writers rarely meet on this
+one document; a read pays for the slack with a few empty windows at the end.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+
+from ..spans import EPOCH, later
 
 META = "meta"
 KEY = "sessions"
@@ -30,7 +35,19 @@ class Extent:
         return Extent(min(self.start, other.start), max(self.end, other.end))
 
 
+DAY = timedelta(days=1)
 _seen = {}
+
+
+def around(earliest, latest):
+    """The extent, in whole days, that holds actions from ``earliest`` to ``latest`` (naive or aware)."""
+    return Extent(_day_of(earliest), later(_day_of(latest), 2 * DAY))
+
+
+def _day_of(instant):
+    if instant.tzinfo is not None:
+        instant = instant.replace(tzinfo=None) - instant.utcoffset()
+    return EPOCH + (instant - EPOCH) // DAY * DAY
 
 
 def _cache_key(db):

@@ -107,5 +107,5 @@ def _rewrite(db, keys, session):
     written = collection.bulk_write(deletes + updates + inserts, ordered=True, session=session)
     if written.deleted_count != len(deletes) or written.matched_count != len(updates):
         raise Conflict()
-    extent.widen(db, extent.Extent(spans.window_of(earliest), spans.after_window(latest)), session=session)
+    extent.widen(db, extent.around(earliest, latest), session=session)
     return len(deletes)
