@@ -1,0 +1,200 @@
+"""The browser client (/sdk/logstore.js) in headless Chromium against gunicorn and SecantusDB.
+
+The page lives on a loopback origin of its own and imports the module from the service with the
+README's import map (integrity included), so the snippet itself is what runs. The browser's time
+zone is Asia/Kolkata (+05:30): an offset no server default could produce by accident. Each test
+counts what reached the database: every action the page recorded stored once (0 lost, 0 duplicated),
+with the time and offset the browser wrote.
+"""
+import http.server
+import json
+import threading
+import time
+import urllib.request
+from urllib.parse import urlencode
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from logstore.api.sdk import INTEGRITY
+from logstore.local import free_port
+from tests.browser import browser  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.e2e
+
+ZONE, OFFSET = "Asia/Kolkata", "+05:30"
+KEYS = {"LOGSTORE_WRITE_KEYS": "write-key", "LOGSTORE_READ_KEYS": "read-key"}
+# Fast timers, so that a test waits for seconds rather than minutes.
+OPTIONS = {"apiKey": "write-key", "userId": "ann", "flushIntervalMs": 200, "minBackoffMs": 100,
+           "maxBackoffMs": 1000, "adoptIntervalMs": 500}
+
+# A spy on fetch, installed before the module runs: what each POST carried, and its status.
+PAGE = """<!doctype html><meta charset="utf-8"><title>app</title>
+<script type="importmap">{importmap}</script>
+<script>
+window.sent = [];
+const realFetch = window.fetch;
+window.fetch = (url, init) => {{
+  const entry = {{key: init.headers["Idempotency-Key"], encoding: init.headers["Content-Encoding"] || null,
+                 keepalive: Boolean(init.keepalive), status: null}};
+  sent.push(entry);
+  return realFetch(url, init).then((r) => {{ entry.status = r.status; return r; }});
+}};
+</script>
+<script type="module">
+import * as logstore from "logstore";
+const config = JSON.parse(new URLSearchParams(location.search).get("config") || "{{}}");
+window.reports = [];
+window.retries = [];
+window.log = logstore.init({{...config, onError: (e) => reports.push(e), onRetry: (r) => retries.push(r)}});
+window.log.ready.then(() => {{ window.logstoreReady = true; }});
+</script>
+"""
+
+RECORD = """
+const [n, label] = arguments, ids = [];
+for (let i = 0; i < n; i += 1) {
+  if (i % 3 === 0) ids.push(log.click(i, -i, {label}));
+  else if (i % 3 === 1) ids.push(log.view(`${label}-${i}`));
+  else ids.push(log.navigate(label, `page-${i}`));
+}
+return ids;
+"""
+
+FLUSH = """
+const [timeoutMs, done] = arguments;
+log.flush(timeoutMs == null ? {} : {timeoutMs}).then((result) => done({...result, stats: log.stats()}));
+"""
+
+
+class PageServer(http.server.ThreadingHTTPServer):
+    html = b""
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(self.server.html)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def app_page():
+    """A page origin of its own (127.0.0.1, another port); ``serve(api)`` sets the page for an API."""
+    server = PageServer(("127.0.0.1", free_port()), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def serve(api):
+        sdk = api + "/sdk/logstore.js"
+        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: INTEGRITY}})
+        server.html = PAGE.format(importmap=importmap).encode()
+
+    serve.origin = origin
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def open_page(driver, origin, **options):
+    """Load the page (in the current tab) with the client's options; wait until it owns its queue."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
+    config = json.dumps({**OPTIONS, **options})
+    driver.get(f"{origin}/?{urlencode({'config': config})}")
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return window.logstoreReady === true"),
+                                    "the page did not load the SDK (integrity, CORS or a script error)")
+
+
+def record(driver, n, label):
+    return driver.execute_script(RECORD, n, label)
+
+
+def flush(driver, timeout_ms=None):
+    return driver.execute_async_script(FLUSH, timeout_ms)
+
+
+def block_logs(driver, blocked):
+    """The network to /logs cut (DevTools request blocking) or restored, for the current tab."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/logs?*"] if blocked else []})
+
+
+def wait_until(condition, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+def stored_ids(mongo, database):
+    return [a["id"] for d in mongo[database].sessions.find({}, {"actions.id": 1}) for a in d["actions"]]
+
+
+def exported(api):
+    request = urllib.request.Request(api + "/logs/export", headers={"X-API-Key": "read-key"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [json.loads(line) for line in response.read().splitlines()]
+
+
+def assert_exactly_once(api, mongo, database, expected, started):
+    """Every expected id stored once, nothing else; each time in +05:30, between ``started`` and now."""
+    stored = stored_ids(mongo, database)
+    counts = Counter(stored)
+    lost = len(set(expected) - set(counts))
+    duplicated = len(stored) - len(counts)
+    print(f"\n{len(expected)} actions recorded, {len(stored)} stored: lost = {lost}, duplicated = {duplicated}")
+    assert lost == 0, f"{lost} actions lost"
+    assert duplicated == 0, f"{duplicated} actions stored twice"
+    assert set(counts) == set(expected), "stored actions the page did not record (or dropped)"
+    rows = exported(api)
+    assert len(rows) == len(expected)
+    now = datetime.now().astimezone()
+    for row in rows:
+        written = datetime.fromisoformat(row["time"])
+        assert row["time"].endswith(OFFSET), row["time"]
+        assert started - timedelta(seconds=1) <= written <= now + timedelta(seconds=1), row["time"]
+    return rows
+
+
+@pytest.fixture
+def service(start_gunicorn, app_page, mongo_client):
+    """gunicorn with keys on and CORS for the page's origin; returns (api, mongo client, database)."""
+    api, database = start_gunicorn(workers=1, extra_env={**KEYS, "CORS_ORIGINS": app_page.origin})
+    app_page(api)
+    return api, mongo_client, database
+
+
+def test_sdk_batches_gzips_and_drops_only_the_invalid_action(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushAt=100, gzipMinBytes=1000)
+    ids = record(browser, 250, "first")
+    # A property key with a dot is refused by the service, not by the client: a 400 pointer names it.
+    bad = browser.execute_script("return log.action('CLICK', {locationX: 1, locationY: 2, 'a.b': 3})")
+    ids += record(browser, 20, "after")
+    result = flush(browser)
+    assert result["pending"] == 0 and result["dropped"] == 1, result
+    assert result["stats"]["duplicates"] == 0 and result["stats"]["replayed"] == 0
+
+    rows = assert_exactly_once(api, mongo, database, ids, started)
+    assert {(r["userId"], r["sessionId"]) for r in rows} == {("ann", browser.execute_script("return log.sessionId"))}
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[ids[0]]["properties"] == {"locationX": 0, "locationY": 0, "label": "first"}
+    assert by_id[ids[1]]["type"] == "VIEW" and by_id[ids[2]]["properties"]["pageTo"] == "page-2"
+    sent = browser.execute_script("return window.sent")
+    assert any(s["encoding"] == "gzip" and s["status"] == 201 for s in sent), sent
+    assert len({s["key"] for s in sent}) == len(sent), "a batch was sent twice"
+    reports = browser.execute_script("return window.reports")
+    assert [r["kind"] for r in reports] == ["rejected"]
+    assert [a["id"] for a in reports[0]["actions"]] == [bad] and reports[0]["errors"][0]["code"] == "INVALID_KEY"
