@@ -198,3 +198,142 @@ def test_sdk_batches_gzips_and_drops_only_the_invalid_action(service, app_page, 
     reports = browser.execute_script("return window.reports")
     assert [r["kind"] for r in reports] == ["rejected"]
     assert [a["id"] for a in reports[0]["actions"]] == [bad] and reports[0]["errors"][0]["code"] == "INVALID_KEY"
+
+
+def test_network_cut_and_restored(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin)
+    ids = record(browser, 30, "online")
+    assert flush(browser)["pending"] == 0
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    ids += record(browser, 60, "offline")
+    cut = flush(browser, 1500)
+    assert cut["pending"] == 60 and cut["stats"]["retries"] >= 2, cut
+    assert stored_ids(mongo, database).__len__() == 30
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    ids += record(browser, 10, "restored")
+    result = flush(browser, 15000)
+    assert result["pending"] == 0 and result["stats"]["dropped"] == 0, result
+    assert_exactly_once(api, mongo, database, ids, started)
+    retried = [s for s in browser.execute_script("return window.sent") if s["status"] is None]
+    assert retried, "no attempt failed while offline"
+    succeeded = {s["key"] for s in browser.execute_script("return window.sent") if s["status"] == 201}
+    assert {s["key"] for s in retried} <= succeeded, "a batch got a new key on retry"
+
+
+def test_database_503s_are_retried_after_retry_after(secantus_daemon, start_gunicorn, app_page, browser):  # noqa: F811
+    daemon = secantus_daemon(extra_args=("--enable-test-commands",))
+    api, database = start_gunicorn(workers=1, server_url=daemon.url, extra_env={
+        **KEYS, "CORS_ORIGINS": app_page.origin, "LOGSTORE_DB_TIMEOUT_MS": "300"})
+    app_page(api)
+    mongo = MongoClient(daemon.url, appname="chaos-monkey")
+    started = datetime.now().astimezone()
+    try:
+        open_page(browser, app_page.origin)
+        ids = record(browser, 20, "before")
+        assert flush(browser)["pending"] == 0
+        # Every ingest's read of its sessions meets a write conflict: the service answers 503 BUSY.
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn",
+                             "data": {"appName": "logstore", "failCommands": ["aggregate"], "errorCode": 112}})
+        ids += record(browser, 40, "during")
+        busy = flush(browser, 2500)
+        assert busy["pending"] == 40, busy
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        result = flush(browser, 15000)
+        assert result["pending"] == 0, result
+        assert_exactly_once(api, mongo, database, ids, started)
+    finally:
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        mongo.close()
+    retries = browser.execute_script("return window.retries")
+    assert retries and all(r["status"] == 503 and r["code"] == "DATABASE_BUSY" for r in retries), retries
+    # Retry-After: 1 wins over the 100 ms first backoff.
+    assert all(r["delayMs"] >= 1000 for r in retries), retries
+    keys = Counter(s["key"] for s in browser.execute_script("return window.sent"))
+    assert max(keys.values()) >= 2, "the 503'd batch was not retried with its own key"
+
+
+def test_reload_with_a_full_queue_sends_it_on_the_next_load(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, maxQueueSize=200, flushAt=20)
+    block_logs(browser, True)
+    ids = record(browser, 260, "queued")
+    reports = browser.execute_script("return window.reports")
+    dropped = [a["id"] for r in reports if r["kind"] == "queue-full" for a in r["actions"]]
+    assert len(dropped) == sum(r["count"] for r in reports) == 60
+    assert set(dropped) <= set(ids[:80])  # the oldest, except a batch of 20 that was on its way
+    assert browser.execute_script("return log.pending()") == 200
+    browser.refresh()  # the page's keepalive flush on the way out is blocked too
+    open_page(browser, app_page.origin, maxQueueSize=200)
+    queued = browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).map((k) => localStorage[k])")
+    assert sum(len(json.loads(q)["queue"]) + sum(len(b["records"]) for b in json.loads(q)["batches"])
+               for q in queued) == 200
+    # Keepalive requests sent on the way out may get past DevTools' blocking (they outlive the page),
+    # but the page never saw their answers: all 200 are still queued, and the next load sends them.
+    print(f"\nstored by the old page's keepalive flush: {len(stored_ids(mongo, database))}")
+    block_logs(browser, False)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 200, 20, "the queue of the page before was not sent")
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["stored"] == 200, result
+    assert_exactly_once(api, mongo, database, [i for i in ids if i not in dropped], started)
+
+
+def test_two_tabs_of_one_user_send_their_own_actions_once(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin)
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, app_page.origin)
+    second = browser.current_window_handle
+    ids = []
+    for tab in (first, second, first, second):
+        browser.switch_to.window(tab)
+        ids += record(browser, 25, f"tab-{tab[-4:]}")
+    sessions, sent = set(), []
+    for tab in (first, second):
+        browser.switch_to.window(tab)
+        result = flush(browser, 15000)
+        assert result["pending"] == 0 and result["stats"]["duplicates"] == 0, result
+        sessions.add(browser.execute_script("return log.sessionId"))
+        sent += browser.execute_script("return window.sent")
+    assert len(sessions) == 2  # a session per tab
+    assert len({s["key"] for s in sent}) == len(sent), "a batch was sent twice"
+    rows = assert_exactly_once(api, mongo, database, ids, started)
+    assert {r["sessionId"] for r in rows} == sessions
+
+    # The first tab goes away with actions it could not send; the second adopts and sends them.
+    browser.switch_to.window(first)
+    block_logs(browser, True)
+    ids += record(browser, 30, "orphaned")
+    browser.close()
+    browser.switch_to.window(second)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= len(ids), 20, "the closed tab's actions were not adopted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_a_page_closed_right_after_an_action_still_sends_it(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    browser.get(app_page.origin + "/blank")  # a tab that stays, so that closing the other keeps the browser
+    keeper = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, app_page.origin, flushIntervalMs=60000)  # nothing would be sent before the close
+    ids = browser.execute_script("return [log.click(3, 4), log.view('last-thing')]")
+    browser.close()
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 2, 10, "the keepalive flush on pagehide did not arrive")
+    # The closed page never saw the 201, so its queue is still in localStorage: the next page replays
+    # it with the same Idempotency-Key, and nothing is stored twice.
+    browser.switch_to.window(keeper)
+    open_page(browser, app_page.origin)
+    wait_until(lambda: browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).length") == 0, 10,
+        "the closed page's queue was not adopted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)

@@ -308,7 +308,7 @@ class Client {
     this.storageReported = true;
   }
 
-  /** Keep at most maxQueueSize actions, dropping the oldest. */
+  /** Keep at most maxQueueSize actions, dropping the oldest (but not a batch on its way: it may be stored). */
   bound() {
     const over = this.pending() - this.options.maxQueueSize;
     if (over > 0) this.dropOldest(over, `more than maxQueueSize (${this.options.maxQueueSize}) actions waiting`);
@@ -326,7 +326,8 @@ class Client {
     if (dropped.length < count) dropped.push(...this.queue.splice(0, count - dropped.length));
     this.batches = this.batches.filter((batch) => batch.records.length);
     this.settle(dropped, "dropped");
-    this.report("queue-full", `${dropped.length} oldest actions dropped: ${why}`, { count: dropped.length });
+    this.report("queue-full", `${dropped.length} oldest actions dropped: ${why}`,
+      { count: dropped.length, actions: dropped.map((r) => r.a) });
   }
 
   // --- pages that are gone -----------------------------------------------------------------------
