@@ -337,3 +337,19 @@ def test_a_page_closed_right_after_an_action_still_sends_it(service, app_page, b
         "the closed page's queue was not adopted")
     assert flush(browser, 10000)["pending"] == 0
     assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_413_splits_a_batch_and_429_waits_for_retry_after(start_gunicorn, app_page, mongo_client, browser):  # noqa: F811
+    api, database = start_gunicorn(workers=1, extra_env={
+        **KEYS, "CORS_ORIGINS": app_page.origin, "LOGSTORE_MAX_ACTIONS": "30", "LOGSTORE_RATE_LIMIT": "4/second"})
+    app_page(api)
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushAt=1000, maxBatchActions=120)
+    ids = record(browser, 120, "big")
+    result = flush(browser, 20000)
+    assert result["pending"] == 0 and result["dropped"] == 0, result
+    assert_exactly_once(api, mongo_client, database, ids, started)
+    statuses = Counter(s["status"] for s in browser.execute_script("return window.sent"))
+    assert statuses[413] >= 3 and statuses[201] >= 4, statuses  # 120 → 60 → 30 actions a batch
+    limited = [r for r in browser.execute_script("return window.retries") if r["status"] == 429]
+    assert limited and all(r["delayMs"] >= 1000 for r in limited), limited
