@@ -46,6 +46,7 @@ window.fetch = (url, init) => {{
 <script type="module">
 import * as logstore from "logstore";
 const config = JSON.parse(new URLSearchParams(location.search).get("config") || "{{}}");
+if (config.withoutWebLocks) Object.defineProperty(navigator, "locks", {{value: undefined}});
 window.reports = [];
 window.retries = [];
 window.log = logstore.init({{...config, onError: (e) => reports.push(e), onRetry: (r) => retries.push(r)}});
@@ -353,3 +354,19 @@ def test_413_splits_a_batch_and_429_waits_for_retry_after(start_gunicorn, app_pa
     assert statuses[413] >= 3 and statuses[201] >= 4, statuses  # 120 → 60 → 30 actions a batch
     limited = [r for r in browser.execute_script("return window.retries") if r["status"] == 429]
     assert limited and all(r["delayMs"] >= 1000 for r in limited), limited
+
+
+def test_without_web_locks_a_reload_still_sends_the_queue(service, app_page, browser):  # noqa: F811
+    """Browsers without navigator.locks: a lease in localStorage, released on pagehide."""
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, withoutWebLocks=True)
+    block_logs(browser, True)
+    ids = record(browser, 30, "lease")
+    assert browser.execute_script("return Object.keys(localStorage).some((k) => k.includes(':hb:'))")
+    browser.refresh()
+    block_logs(browser, False)
+    open_page(browser, app_page.origin, withoutWebLocks=True)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 30, 10, "the queue of the page before was not sent")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)

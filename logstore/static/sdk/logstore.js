@@ -140,6 +140,7 @@ class Client {
     this.prefix = `${options.storageKey}:${this.url}`;
     this.local = safeStorage("localStorage");
     this.tabStorage = safeStorage("sessionStorage");
+    this.locks = globalThis.navigator?.locks || null; // null: a heartbeat lease instead
     this.pageId = newId(); // one owner per page load: a reload's queue is adopted like a closed tab's
     this.queueKey = `${this.prefix}:q:${this.pageId}`;
     this.batches = [];     // sealed: [{key, records, attempt, notBefore, inflight}]
@@ -156,6 +157,7 @@ class Client {
       return this.adopt();
     }).then(() => this.schedule());
     this.listen();
+    if (!this.local) this.storageFailed();
   }
 
   // --- recording ---------------------------------------------------------------------------------
@@ -298,14 +300,43 @@ class Client {
       try {
         if (this.pending()) this.local.setItem(this.queueKey, this.snapshot());
         else this.local.removeItem(this.queueKey);
-        if (!globalThis.navigator?.locks) this.local.setItem(`${this.prefix}:hb:${this.pageId}`, String(Date.now()));
+        this.heartbeat();
         return;
       } catch {
         this.dropOldest(Math.max(1, Math.ceil(this.pending() / 4)), "localStorage is full");
       }
     }
-    if (!this.storageReported) this.report("storage", "localStorage refuses the queue; it is kept in memory only", {});
+    this.storageFailed();
+  }
+
+  storageFailed() {
+    if (!this.storageReported) {
+      this.report("storage", "localStorage is unavailable or full: the queue is kept in memory only, " +
+        "and lost if the page closes before it is sent", {});
+    }
     this.storageReported = true;
+  }
+
+  /** Without Web Locks, a page going away says so, for the next page not to wait out the lease. */
+  releaseLease() {
+    if (!this.locks && this.owned && this.local) {
+      try {
+        this.local.setItem(`${this.prefix}:hb:${this.pageId}`, "0");
+      } catch {
+        // the lease then runs out by itself
+      }
+    }
+  }
+
+  /** Without Web Locks, a page says it is alive by the time it last wrote here. */
+  heartbeat() {
+    if (!this.locks && this.owned && this.local) {
+      try {
+        this.local.setItem(`${this.prefix}:hb:${this.pageId}`, String(Date.now()));
+      } catch {
+        // a full storage: the queue's own write reports it
+      }
+    }
   }
 
   /** Keep at most maxQueueSize actions, dropping the oldest (but not a batch on its way: it may be stored). */
@@ -334,11 +365,15 @@ class Client {
 
   /** Hold this page's lock for its life: while held, no other page adopts its queue. */
   own() {
-    if (!globalThis.navigator?.locks) return Promise.resolve();
+    if (!this.locks) return Promise.resolve();
     return new Promise((granted) => {
-      navigator.locks.request(`${this.prefix}:page:${this.pageId}`, () => {
+      const held = this.locks.request(`${this.prefix}:page:${this.pageId}`, () => {
         granted();
         return new Promise((release) => { this.releaseLock = release; });
+      });
+      held.catch(() => { // e.g. a sandboxed frame: fall back to the lease
+        this.locks = null;
+        granted();
       });
     });
   }
@@ -349,6 +384,8 @@ class Client {
     this.adopting = true;
     try {
       await this.adoptEach();
+    } catch (error) {
+      console.warn("logstore: could not look for the queues of closed pages", error);
     } finally {
       this.adopting = false;
     }
@@ -363,8 +400,8 @@ class Client {
     }
     for (const key of keys) {
       const pageId = key.slice(marker.length);
-      if (navigator.locks) {
-        await navigator.locks.request(`${this.prefix}:page:${pageId}`, { ifAvailable: true },
+      if (this.locks) {
+        await this.locks.request(`${this.prefix}:page:${pageId}`, { ifAvailable: true },
           (lock) => { if (lock) this.takeOver(key, pageId); });
       } else {
         const beat = Number(this.local.getItem(`${this.prefix}:hb:${pageId}`) || 0);
@@ -405,13 +442,20 @@ class Client {
     on(globalThis.document, "visibilitychange", () => {
       if (document.visibilityState === "hidden") this.sendOnExit(false);
     });
-    on(globalThis.window, "pagehide", () => this.sendOnExit(true));
+    on(globalThis.window, "pagehide", () => {
+      this.sendOnExit(true);
+      this.releaseLease();
+    });
+    on(globalThis.window, "pageshow", (event) => { if (event.persisted) this.heartbeat(); });
     on(globalThis.window, "online", () => {
       // Back online: batches that failed for want of a network need not wait out their backoff.
       for (const batch of this.batches) if (batch.lastStatus === 0) batch.notBefore = 0;
       if (this.wake) this.wake();
     });
-    this.adoptTimer = setInterval(() => this.adopt(), this.options.adoptIntervalMs);
+    this.adoptTimer = setInterval(() => {
+      this.heartbeat();
+      this.adopt();
+    }, this.options.adoptIntervalMs);
   }
 
   /** Seal and send at once when flushAt actions wait, else once flushIntervalMs has passed. */
