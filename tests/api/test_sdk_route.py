@@ -1,10 +1,15 @@
-"""GET /sdk/logstore.js: a public, cacheable ES module any origin may load."""
+"""GET /sdk/logstore.js: a public, cacheable ES module any origin may load, whose hash the README pins."""
+import re
+from pathlib import Path
+
 import mongomock
 import pytest
 
 from logstore import create_app
-from logstore.api.sdk import INTEGRITY, SDK_PATH
+from logstore.api.sdk import INTEGRITY, SDK_PATH, integrity
 from logstore.config import Settings
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture
@@ -45,3 +50,14 @@ def test_sdk_is_in_swagger(client):
     operation = client.get("/swagger.json").get_json()["paths"]["/sdk/logstore.js"]["get"]
     assert "application/javascript" in operation["produces"]
 
+
+
+def test_readme_integrity_is_the_served_files():
+    """The README's snippet pins the file's hash: edit the SDK, and this says which hash to paste."""
+    pinned = set(re.findall(r"sha384-[A-Za-z0-9+/=]+", README.read_text()))
+    assert pinned == {integrity(SDK_PATH.read_bytes())}, f"README: use {integrity(SDK_PATH.read_bytes())}"
+
+
+def test_sdk_version_is_in_readme():
+    version = re.search(r'export const VERSION = "([^"]+)"', SDK_PATH.read_text()).group(1)
+    assert f"SDK {version}" in README.read_text()
