@@ -184,6 +184,10 @@ def test_sdk_batches_gzips_and_drops_only_the_invalid_action(service, app_page, 
     # A property key with a dot is refused by the service, not by the client: a 400 pointer names it.
     bad = browser.execute_script("return log.action('CLICK', {locationX: 1, locationY: 2, 'a.b': 3})")
     ids += record(browser, 20, "after")
+    # What the page changes after recording is not what was recorded.
+    mutated = browser.execute_script("const p = {viewedId: 'v1'}; const id = log.action('VIEW', p); "
+                                     "p.viewedId = 'changed'; return id")
+    ids.append(mutated)
     result = flush(browser)
     assert result["pending"] == 0 and result["dropped"] == 1, result
     assert result["stats"]["duplicates"] == 0 and result["stats"]["replayed"] == 0
@@ -193,6 +197,7 @@ def test_sdk_batches_gzips_and_drops_only_the_invalid_action(service, app_page, 
     by_id = {r["id"]: r for r in rows}
     assert by_id[ids[0]]["properties"] == {"locationX": 0, "locationY": 0, "label": "first"}
     assert by_id[ids[1]]["type"] == "VIEW" and by_id[ids[2]]["properties"]["pageTo"] == "page-2"
+    assert by_id[mutated]["properties"] == {"viewedId": "v1"}
     sent = browser.execute_script("return window.sent")
     assert any(s["encoding"] == "gzip" and s["status"] == 201 for s in sent), sent
     assert len({s["key"] for s in sent}) == len(sent), "a batch was sent twice"

@@ -185,7 +185,9 @@ class Client {
     const record = {
       u: this.userId,
       s: this.touchSession(),
-      a: { id: newId(), time: formatTime(), type: String(type), properties: properties },
+      // A copy, as JSON: what the caller changes later is not sent, and what JSON cannot hold
+      // (a cycle, a BigInt) throws here rather than in a batch.
+      a: { id: newId(), time: formatTime(), type: String(type), properties: JSON.parse(JSON.stringify(properties)) },
     };
     this.queue.push(record);
     this.bound();
