@@ -7,6 +7,7 @@ from ..errors import PROBLEM_MIME, ApiError, problem_response
 from . import analyst  # noqa: F401  (adds /logs/export and /logs/stats to the logs namespace)
 from .health import ns as health_ns
 from .logs import ns as logs_ns
+from .sdk import ns as sdk_ns
 
 
 class ProblemApi(Api):
@@ -47,4 +48,5 @@ def build_api(app):
     api.representations[PROBLEM_MIME] = api.representations["application/json"]
     api.add_namespace(logs_ns, path="/logs")
     api.add_namespace(health_ns, path="/")
+    api.add_namespace(sdk_ns, path="/sdk")
     return api

@@ -1,0 +1,377 @@
+"""The browser client (/sdk/logstore.js) in headless Chromium against gunicorn and SecantusDB.
+
+The page lives on a loopback origin of its own and imports the module from the service with the
+README's import map (integrity included), so the snippet itself is what runs. The browser's time
+zone is Asia/Kolkata (+05:30): an offset no server default could produce by accident. Each test
+counts what reached the database: every action the page recorded stored once (0 lost, 0 duplicated),
+with the time and offset the browser wrote.
+"""
+import http.server
+import json
+import threading
+import time
+import urllib.request
+from urllib.parse import urlencode
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytest
+from pymongo import MongoClient
+
+from logstore.api.sdk import INTEGRITY
+from logstore.local import free_port
+from tests.browser import browser  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.e2e
+
+ZONE, OFFSET = "Asia/Kolkata", "+05:30"
+KEYS = {"LOGSTORE_WRITE_KEYS": "write-key", "LOGSTORE_READ_KEYS": "read-key"}
+# Fast timers, so that a test waits for seconds rather than minutes.
+OPTIONS = {"apiKey": "write-key", "userId": "ann", "flushIntervalMs": 200, "minBackoffMs": 100,
+           "maxBackoffMs": 1000, "adoptIntervalMs": 500}
+
+# A spy on fetch, installed before the module runs: what each POST carried, and its status.
+PAGE = """<!doctype html><meta charset="utf-8"><title>app</title>
+<script type="importmap">{importmap}</script>
+<script>
+window.sent = [];
+const realFetch = window.fetch;
+window.fetch = (url, init) => {{
+  const entry = {{key: init.headers["Idempotency-Key"], encoding: init.headers["Content-Encoding"] || null,
+                 keepalive: Boolean(init.keepalive), status: null}};
+  sent.push(entry);
+  return realFetch(url, init).then((r) => {{ entry.status = r.status; return r; }});
+}};
+</script>
+<script type="module">
+import * as logstore from "logstore";
+const config = JSON.parse(new URLSearchParams(location.search).get("config") || "{{}}");
+if (config.withoutWebLocks) Object.defineProperty(navigator, "locks", {{value: undefined}});
+window.reports = [];
+window.retries = [];
+window.log = logstore.init({{...config, onError: (e) => reports.push(e), onRetry: (r) => retries.push(r)}});
+window.log.ready.then(() => {{ window.logstoreReady = true; }});
+</script>
+"""
+
+RECORD = """
+const [n, label] = arguments, ids = [];
+for (let i = 0; i < n; i += 1) {
+  if (i % 3 === 0) ids.push(log.click(i, -i, {label}));
+  else if (i % 3 === 1) ids.push(log.view(`${label}-${i}`));
+  else ids.push(log.navigate(label, `page-${i}`));
+}
+return ids;
+"""
+
+FLUSH = """
+const [timeoutMs, done] = arguments;
+log.flush(timeoutMs == null ? {} : {timeoutMs}).then((result) => done({...result, stats: log.stats()}));
+"""
+
+
+class PageServer(http.server.ThreadingHTTPServer):
+    html = b""
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(self.server.html)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def app_page():
+    """A page origin of its own (127.0.0.1, another port); ``serve(api)`` sets the page for an API."""
+    server = PageServer(("127.0.0.1", free_port()), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def serve(api):
+        sdk = api + "/sdk/logstore.js"
+        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: INTEGRITY}})
+        server.html = PAGE.format(importmap=importmap).encode()
+
+    serve.origin = origin
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def open_page(driver, origin, **options):
+    """Load the page (in the current tab) with the client's options; wait until it owns its queue."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
+    config = json.dumps({**OPTIONS, **options})
+    driver.get(f"{origin}/?{urlencode({'config': config})}")
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return window.logstoreReady === true"),
+                                    "the page did not load the SDK (integrity, CORS or a script error)")
+
+
+def record(driver, n, label):
+    return driver.execute_script(RECORD, n, label)
+
+
+def flush(driver, timeout_ms=None):
+    return driver.execute_async_script(FLUSH, timeout_ms)
+
+
+def block_logs(driver, blocked):
+    """The network to /logs cut (DevTools request blocking) or restored, for the current tab."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*/logs?*"] if blocked else []})
+
+
+def wait_until(condition, timeout, message):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(message)
+
+
+def stored_ids(mongo, database):
+    return [a["id"] for d in mongo[database].sessions.find({}, {"actions.id": 1}) for a in d["actions"]]
+
+
+def exported(api):
+    request = urllib.request.Request(api + "/logs/export", headers={"X-API-Key": "read-key"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return [json.loads(line) for line in response.read().splitlines()]
+
+
+def assert_exactly_once(api, mongo, database, expected, started):
+    """Every expected id stored once, nothing else; each time in +05:30, between ``started`` and now."""
+    stored = stored_ids(mongo, database)
+    counts = Counter(stored)
+    lost = len(set(expected) - set(counts))
+    duplicated = len(stored) - len(counts)
+    print(f"\n{len(expected)} actions recorded, {len(stored)} stored: lost = {lost}, duplicated = {duplicated}")
+    assert lost == 0, f"{lost} actions lost"
+    assert duplicated == 0, f"{duplicated} actions stored twice"
+    assert set(counts) == set(expected), "stored actions the page did not record (or dropped)"
+    rows = exported(api)
+    assert len(rows) == len(expected)
+    now = datetime.now().astimezone()
+    for row in rows:
+        written = datetime.fromisoformat(row["time"])
+        assert row["time"].endswith(OFFSET), row["time"]
+        assert started - timedelta(seconds=1) <= written <= now + timedelta(seconds=1), row["time"]
+    return rows
+
+
+@pytest.fixture
+def service(start_gunicorn, app_page, mongo_client):
+    """gunicorn with keys on and CORS for the page's origin; returns (api, mongo client, database)."""
+    api, database = start_gunicorn(workers=1, extra_env={**KEYS, "CORS_ORIGINS": app_page.origin})
+    app_page(api)
+    return api, mongo_client, database
+
+
+def test_sdk_batches_gzips_and_drops_only_the_invalid_action(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushAt=100, gzipMinBytes=1000)
+    ids = record(browser, 250, "first")
+    # A property key with a dot is refused by the service, not by the client: a 400 pointer names it.
+    bad = browser.execute_script("return log.action('CLICK', {locationX: 1, locationY: 2, 'a.b': 3})")
+    ids += record(browser, 20, "after")
+    # What the page changes after recording is not what was recorded.
+    mutated = browser.execute_script("const p = {viewedId: 'v1'}; const id = log.action('VIEW', p); "
+                                     "p.viewedId = 'changed'; return id")
+    ids.append(mutated)
+    result = flush(browser)
+    assert result["pending"] == 0 and result["dropped"] == 1, result
+    assert result["stats"]["duplicates"] == 0 and result["stats"]["replayed"] == 0
+
+    rows = assert_exactly_once(api, mongo, database, ids, started)
+    assert {(r["userId"], r["sessionId"]) for r in rows} == {("ann", browser.execute_script("return log.sessionId"))}
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[ids[0]]["properties"] == {"locationX": 0, "locationY": 0, "label": "first"}
+    assert by_id[ids[1]]["type"] == "VIEW" and by_id[ids[2]]["properties"]["pageTo"] == "page-2"
+    assert by_id[mutated]["properties"] == {"viewedId": "v1"}
+    sent = browser.execute_script("return window.sent")
+    assert any(s["encoding"] == "gzip" and s["status"] == 201 for s in sent), sent
+    assert len({s["key"] for s in sent}) == len(sent), "a batch was sent twice"
+    reports = browser.execute_script("return window.reports")
+    assert [r["kind"] for r in reports] == ["rejected"]
+    assert [a["id"] for a in reports[0]["actions"]] == [bad] and reports[0]["errors"][0]["code"] == "INVALID_KEY"
+
+
+def test_network_cut_and_restored(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin)
+    ids = record(browser, 30, "online")
+    assert flush(browser)["pending"] == 0
+    offline = {"offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+    browser.execute_cdp_cmd("Network.enable", {})
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", offline)
+    ids += record(browser, 60, "offline")
+    cut = flush(browser, 1500)
+    assert cut["pending"] == 60 and cut["stats"]["retries"] >= 2, cut
+    assert stored_ids(mongo, database).__len__() == 30
+    browser.execute_cdp_cmd("Network.emulateNetworkConditions", {**offline, "offline": False})
+    ids += record(browser, 10, "restored")
+    result = flush(browser, 15000)
+    assert result["pending"] == 0 and result["stats"]["dropped"] == 0, result
+    assert_exactly_once(api, mongo, database, ids, started)
+    retried = [s for s in browser.execute_script("return window.sent") if s["status"] is None]
+    assert retried, "no attempt failed while offline"
+    succeeded = {s["key"] for s in browser.execute_script("return window.sent") if s["status"] == 201}
+    assert {s["key"] for s in retried} <= succeeded, "a batch got a new key on retry"
+
+
+def test_database_503s_are_retried_after_retry_after(secantus_daemon, start_gunicorn, app_page, browser):  # noqa: F811
+    daemon = secantus_daemon(extra_args=("--enable-test-commands",))
+    api, database = start_gunicorn(workers=1, server_url=daemon.url, extra_env={
+        **KEYS, "CORS_ORIGINS": app_page.origin, "LOGSTORE_DB_TIMEOUT_MS": "300"})
+    app_page(api)
+    mongo = MongoClient(daemon.url, appname="chaos-monkey")
+    started = datetime.now().astimezone()
+    try:
+        open_page(browser, app_page.origin)
+        ids = record(browser, 20, "before")
+        assert flush(browser)["pending"] == 0
+        # Every ingest's read of its sessions meets a write conflict: the service answers 503 BUSY.
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "alwaysOn",
+                             "data": {"appName": "logstore", "failCommands": ["aggregate"], "errorCode": 112}})
+        ids += record(browser, 40, "during")
+        busy = flush(browser, 2500)
+        assert busy["pending"] == 40, busy
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        result = flush(browser, 15000)
+        assert result["pending"] == 0, result
+        assert_exactly_once(api, mongo, database, ids, started)
+    finally:
+        mongo.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+        mongo.close()
+    retries = browser.execute_script("return window.retries")
+    assert retries and all(r["status"] == 503 and r["code"] == "DATABASE_BUSY" for r in retries), retries
+    # Retry-After: 1 wins over the 100 ms first backoff.
+    assert all(r["delayMs"] >= 1000 for r in retries), retries
+    keys = Counter(s["key"] for s in browser.execute_script("return window.sent"))
+    assert max(keys.values()) >= 2, "the 503'd batch was not retried with its own key"
+
+
+def test_reload_with_a_full_queue_sends_it_on_the_next_load(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, maxQueueSize=200, flushAt=20)
+    block_logs(browser, True)
+    ids = record(browser, 260, "queued")
+    reports = browser.execute_script("return window.reports")
+    dropped = [a["id"] for r in reports if r["kind"] == "queue-full" for a in r["actions"]]
+    assert len(dropped) == sum(r["count"] for r in reports) == 60
+    assert set(dropped) <= set(ids[:80])  # the oldest, except a batch of 20 that was on its way
+    assert browser.execute_script("return log.pending()") == 200
+    browser.refresh()  # the page's keepalive flush on the way out is blocked too
+    open_page(browser, app_page.origin, maxQueueSize=200)
+    queued = browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).map((k) => localStorage[k])")
+    assert sum(len(json.loads(q)["queue"]) + sum(len(b["records"]) for b in json.loads(q)["batches"])
+               for q in queued) == 200
+    # Keepalive requests sent on the way out may get past DevTools' blocking (they outlive the page),
+    # but the page never saw their answers: all 200 are still queued, and the next load sends them.
+    print(f"\nstored by the old page's keepalive flush: {len(stored_ids(mongo, database))}")
+    block_logs(browser, False)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 200, 20, "the queue of the page before was not sent")
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["stored"] == 200, result
+    assert_exactly_once(api, mongo, database, [i for i in ids if i not in dropped], started)
+
+
+def test_two_tabs_of_one_user_send_their_own_actions_once(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin)
+    first = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, app_page.origin)
+    second = browser.current_window_handle
+    ids = []
+    for tab in (first, second, first, second):
+        browser.switch_to.window(tab)
+        ids += record(browser, 25, f"tab-{tab[-4:]}")
+    sessions, sent = set(), []
+    for tab in (first, second):
+        browser.switch_to.window(tab)
+        result = flush(browser, 15000)
+        assert result["pending"] == 0 and result["stats"]["duplicates"] == 0, result
+        sessions.add(browser.execute_script("return log.sessionId"))
+        sent += browser.execute_script("return window.sent")
+    assert len(sessions) == 2  # a session per tab
+    assert len({s["key"] for s in sent}) == len(sent), "a batch was sent twice"
+    rows = assert_exactly_once(api, mongo, database, ids, started)
+    assert {r["sessionId"] for r in rows} == sessions
+
+    # The first tab goes away with actions it could not send; the second adopts and sends them.
+    browser.switch_to.window(first)
+    block_logs(browser, True)
+    ids += record(browser, 30, "orphaned")
+    browser.close()
+    browser.switch_to.window(second)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= len(ids), 20, "the closed tab's actions were not adopted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_a_page_closed_right_after_an_action_still_sends_it(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    browser.get(app_page.origin + "/blank")  # a tab that stays, so that closing the other keeps the browser
+    keeper = browser.current_window_handle
+    browser.switch_to.new_window("tab")
+    open_page(browser, app_page.origin, flushIntervalMs=60000)  # nothing would be sent before the close
+    ids = browser.execute_script("return [log.click(3, 4), log.view('last-thing')]")
+    browser.close()
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 2, 10, "the keepalive flush on pagehide did not arrive")
+    # The closed page never saw the 201, so its queue is still in localStorage: the next page replays
+    # it with the same Idempotency-Key, and nothing is stored twice.
+    browser.switch_to.window(keeper)
+    open_page(browser, app_page.origin)
+    wait_until(lambda: browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).length") == 0, 10,
+        "the closed page's queue was not adopted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_413_splits_a_batch_and_429_waits_for_retry_after(start_gunicorn, app_page, mongo_client, browser):  # noqa: F811
+    api, database = start_gunicorn(workers=1, extra_env={
+        **KEYS, "CORS_ORIGINS": app_page.origin, "LOGSTORE_MAX_ACTIONS": "30", "LOGSTORE_RATE_LIMIT": "4/second"})
+    app_page(api)
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushAt=1000, maxBatchActions=120)
+    ids = record(browser, 120, "big")
+    result = flush(browser, 20000)
+    assert result["pending"] == 0 and result["dropped"] == 0, result
+    assert_exactly_once(api, mongo_client, database, ids, started)
+    statuses = Counter(s["status"] for s in browser.execute_script("return window.sent"))
+    assert statuses[413] >= 3 and statuses[201] >= 4, statuses  # 120 → 60 → 30 actions a batch
+    limited = [r for r in browser.execute_script("return window.retries") if r["status"] == 429]
+    assert limited and all(r["delayMs"] >= 1000 for r in limited), limited
+
+
+def test_without_web_locks_a_reload_still_sends_the_queue(service, app_page, browser):  # noqa: F811
+    """Browsers without navigator.locks: a lease in localStorage, released on pagehide."""
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, withoutWebLocks=True)
+    block_logs(browser, True)
+    ids = record(browser, 30, "lease")
+    assert browser.execute_script("return Object.keys(localStorage).some((k) => k.includes(':hb:'))")
+    browser.refresh()
+    block_logs(browser, False)
+    open_page(browser, app_page.origin, withoutWebLocks=True)
+    wait_until(lambda: len(stored_ids(mongo, database)) >= 30, 10, "the queue of the page before was not sent")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
