@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import ingest, query, streaming
+from . import ingest, load, query, streaming
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -34,10 +34,11 @@ PARTS = [
     Part("throughput", ingest.run_throughput),
     Part("query", query.run),
     Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
+    Part("load", load.run_at_size, at_each_size=True),     # at the largest size only
 ]
 
 FULL_SIZES = (100_000, 1_000_000)
-QUICK_SIZES = (100_000, 200_000)   # the users the user queries ask for all exist from 94,000 on
+QUICK_SIZES = (100_000, 200_000)   # the users the user queries ask for all exist from 19,000 on
 
 
 @dataclass
@@ -82,7 +83,7 @@ def main(argv=None):
             if part.name in chosen and not part.at_each_size:
                 _run_part(part, ctx)
         if "query" not in chosen and ctx.at_each_size:
-            report.note("Export needs the query part's data; run it together with `query`.")
+            report.note("Export and load need the query part's data; run them together with `query`.")
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
         return 130
