@@ -27,7 +27,7 @@ def ten_thousand_action_body(ctx):
 def run_cpu(ctx):
     """CPU to validate and convert a 10,000-action body, as a ratio to json.loads of the same body."""
     body = ten_thousand_action_body(ctx)
-    repeats = 5 if ctx.quick else 40
+    repeats = 5 if ctx.quick else 20
     loads, parse, bucket = best_cpu_interleaved(
         [lambda: json.loads(body), lambda: validation.parse_batch(body), lambda: data.stored_documents(body)],
         repeats)
@@ -49,7 +49,7 @@ def run_post(ctx):
     """One POST of a 10,000-action body end to end, against insert_many of the same documents."""
     database = ctx.procs.new_database("ingest")
     base, server = ctx.procs.start_gunicorn(database, workers=1)
-    repeats = 3 if ctx.quick else 15
+    repeats = 3 if ctx.quick else 8
     posts, raws = [], []
     collection = ctx.client[database]["sessions"]
     http = Http(base)
