@@ -262,7 +262,8 @@ def run(ctx):
     results, explains, shares = {}, {}, {}
     # A generous time limit: this part measures what each read costs, even past the 10 s default
     # (the load part runs with the default limits).
-    base, server = ctx.procs.start_gunicorn(database, workers=1, env={"LOGSTORE_QUERY_TIMEOUT_MS": str(TIME_LIMIT_MS)})
+    base, server = ctx.procs.start_gunicorn(database, workers=1, env={"LOGSTORE_QUERY_TIMEOUT_MS": str(TIME_LIMIT_MS),
+                                                                    "LOGSTORE_DB_SOCKET_TIMEOUT_MS": str(TIME_LIMIT_MS + 10_000)})
     ctx.query_base, ctx.query_server = base, server
     for size in ctx.sizes:
         sessions = size // ACTIONS_PER_SESSION
