@@ -72,6 +72,7 @@ def main(argv=None):
     # always stops the run and cleans up.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.perf_counter()
+    interrupted = False
     procs = Processes()
     report = Report(command)
     ctx = Context(quick=args.quick, procs=procs, report=report, sizes=QUICK_SIZES if args.quick else FULL_SIZES)
@@ -86,11 +87,18 @@ def main(argv=None):
             report.note("Export and load need the query part's data; run them together with `query`.")
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
-        return 130
+        interrupted = True
     finally:
         if ctx.client is not None:
             ctx.client.close()
         procs.close()
+    if interrupted:
+        # What was measured so far is still worth keeping, marked as a partial run.
+        if not args.no_write and report.blocks:
+            report.note(f"**Interrupted after {(time.perf_counter() - started) / 60:.1f} min: the parts above "
+                        "are all this run measured.**")
+            print(f"bench: partial figures written to {report.write(time.perf_counter() - started)}")
+        return 130
     elapsed = time.perf_counter() - started
     print(f"bench: done in {elapsed / 60:.1f} min", flush=True)
     if not args.no_write:
