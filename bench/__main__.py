@@ -33,8 +33,8 @@ PARTS = [
     Part("post", ingest.run_post),
     Part("throughput", ingest.run_throughput),
     Part("query", query.run),
-    Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
     Part("load", load.run_at_size, at_each_size=True),     # at the largest size only
+    Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
 ]
 
 FULL_SIZES = (100_000, 1_000_000)

@@ -86,7 +86,8 @@ def run_at_size(ctx, size):
     results = []                                    # (kind, status, retry_after, code, seconds, cut)
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
-    next_session = [ctx.query_sessions]
+    first_new = ctx.query_sessions
+    next_session = [first_new]
 
     def record(kind, outcome):
         with lock:
@@ -109,7 +110,11 @@ def run_at_size(ctx, size):
             with lock:
                 k = next_session[0]
                 next_session[0] += 1
-            body = data.body([data.session_log(k, 0, POST_ACTIONS, user=data.user_name(k // 2))])
+            # Every new session starts when the last stored one did: new data lands in the current
+            # hour, as in production, so the extent is widened once, not by every POST.
+            shift = -(k - first_new) * data.SESSION_GAP.total_seconds()
+            body = data.body([{"userId": data.user_name(k // 2), "sessionId": data.session_name(k),
+                               "actions": [data.action(k, n, shift) for n in range(POST_ACTIONS)]}])
             record("POST", client.call("POST", "/logs", body, {"Content-Type": "application/json",
                                                                "Idempotency-Key": uuid.uuid4().hex}))
         client.close()
