@@ -276,12 +276,13 @@ def run(ctx):
         explains[size] = explain(ctx, database, sessions, pages)
         shares[size] = unwound_share(ctx, database)
         _report_size(ctx, size, results[size], repeats)
+        # Each size's explain and stats share at once, so that an interrupted run keeps them.
+        _report_explain(ctx, {size: explains[size]})
+        _report_shares(ctx, {size: shares[size]})
         for part in ctx.at_each_size:
             part(ctx, size)
     ctx.stop_query_server = lambda: ctx.procs.stop_server(server)
     _report_growth(ctx, results)
-    _report_explain(ctx, explains)
-    _report_shares(ctx, shares)
 
 
 def _is_page(name):
