@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import ingest, query, streaming
+from . import ingest, load, query, streaming
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -33,11 +33,12 @@ PARTS = [
     Part("post", ingest.run_post),
     Part("throughput", ingest.run_throughput),
     Part("query", query.run),
+    Part("load", load.run_at_size, at_each_size=True),     # at the largest size only
     Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
 ]
 
 FULL_SIZES = (100_000, 1_000_000)
-QUICK_SIZES = (100_000, 200_000)   # the users the user queries ask for all exist from 94,000 on
+QUICK_SIZES = (100_000, 200_000)   # the users the user queries ask for all exist from 19,000 on
 
 
 @dataclass
@@ -71,6 +72,7 @@ def main(argv=None):
     # always stops the run and cleans up.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     started = time.perf_counter()
+    interrupted = False
     procs = Processes()
     report = Report(command)
     ctx = Context(quick=args.quick, procs=procs, report=report, sizes=QUICK_SIZES if args.quick else FULL_SIZES)
@@ -82,14 +84,21 @@ def main(argv=None):
             if part.name in chosen and not part.at_each_size:
                 _run_part(part, ctx)
         if "query" not in chosen and ctx.at_each_size:
-            report.note("Export needs the query part's data; run it together with `query`.")
+            report.note("Export and load need the query part's data; run them together with `query`.")
     except KeyboardInterrupt:
         print("bench: interrupted; cleaning up", file=sys.stderr)
-        return 130
+        interrupted = True
     finally:
         if ctx.client is not None:
             ctx.client.close()
         procs.close()
+    if interrupted:
+        # What was measured so far is still worth keeping, marked as a partial run.
+        if not args.no_write and report.blocks:
+            report.note(f"**Interrupted after {(time.perf_counter() - started) / 60:.1f} min: the parts above "
+                        "are all this run measured.**")
+            print(f"bench: partial figures written to {report.write(time.perf_counter() - started)}")
+        return 130
     elapsed = time.perf_counter() - started
     print(f"bench: done in {elapsed / 60:.1f} min", flush=True)
     if not args.no_write:

@@ -1,12 +1,13 @@
 """Export benchmark: stream >= 1,000,000 stored actions through GET /logs/export and measure the
-serving process's peak RSS growth and rows/s, against pymongo alone iterating the same pipeline.
+serving process's peak RSS growth and rows/s, in time order (the default) and ``order=stored``,
+against pymongo alone iterating a stored-order pipeline (every bucket unwound, nothing sorted).
 
     .venv/bin/python -m bench.export                      # 1,000,000 actions, a fresh local SecantusDB
     .venv/bin/python -m bench.export --actions 200000     # smaller
     .venv/bin/python -m bench.export --mongo-url mongodb://host/db   # a MongoDB of your own (dropped after)
 
-Seeding goes straight to the collection (bucket documents of 500 actions in the stored shape,
-``insert_many``): posting a million actions through the API would measure ingest, not export.
+Seeding goes straight to the collection (``bench.data.seed``: sessions of 100 actions bucketed by
+the service's own code, ``insert_many``): posting a million actions would measure ingest, not export.
 The service runs as the Procfile's web line (gunicorn, one worker); its RSS is sampled from
 /proc every 50 ms while the export streams. Prints the figures; never fails.
 """
@@ -20,61 +21,37 @@ import threading
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from pymongo import MongoClient
 
-from logstore import pipelines, storage
-from logstore.filters import LogFilter
+from . import data
+
+from logstore import store
 from logstore.local import ROOT, free_port, procfile_command, start_secantus, stop, wait_for_http
 
-PER_BUCKET = 500
-TYPES = ("CLICK", "VIEW", "NAVIGATE")
-
-
-def bucket(session, b, start):
-    """One bucket of PER_BUCKET actions, one second apart, as storage keeps them."""
-    actions = []
-    for k in range(PER_BUCKET):
-        kind = TYPES[k % 3]
-        if kind == "CLICK":
-            props = {"locationX": k % 1920, "locationY": (k * 7) % 1080}
-        elif kind == "VIEW":
-            props = {"viewedId": f"item{k:05d}"}
-        else:
-            props = {"pageFrom": f"page{k % 40}", "pageTo": f"page{(k + 1) % 40}"}
-        actions.append({"t": start + timedelta(seconds=k), "o": -360, "type": kind, "p": props})
-    return {"userId": f"user{session % 1000:04d}", "sessionId": f"s{session:07d}", "b": b, "count": PER_BUCKET,
-            "bytes": 45_000, "first": actions[0]["t"], "last": actions[-1]["t"], "types": sorted(TYPES),
-            "actions": actions}
+ACTIONS_PER_SESSION = 100      # bench.data's sessions, the flagship density
+USERS = 1000
+RAW_BATCH = 2000
+# pymongo alone, in stored order: every bucket's actions, unwound, nothing sorted.
+STORED_ORDER = [{"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1}},
+                {"$unwind": {"path": "$actions", "includeArrayIndex": "i"}}]
 
 
 def seed(db, total):
-    """``total`` actions (rounded up to whole buckets), two buckets per session."""
+    """``total`` actions (rounded up to whole sessions) through the service's own bucketing."""
     started = time.perf_counter()
-    storage.ensure_indexes(db)
-    base = datetime(2026, 1, 1)
-    buckets = (total + PER_BUCKET - 1) // PER_BUCKET
-    batch = []
-    for n in range(buckets):
-        session, b = divmod(n, 2)
-        batch.append(bucket(session, b, base + timedelta(minutes=5 * session, seconds=PER_BUCKET * b)))
-        if len(batch) == 20:
-            db[storage.SESSIONS].insert_many(batch, ordered=False)
-            batch = []
-    if batch:
-        db[storage.SESSIONS].insert_many(batch, ordered=False)
-    return buckets * PER_BUCKET, time.perf_counter() - started
+    store.ensure_indexes(db)
+    sessions = (total + ACTIONS_PER_SESSION - 1) // ACTIONS_PER_SESSION
+    stored = data.seed(db[store.SESSIONS], 0, sessions, USERS, ACTIONS_PER_SESSION)
+    return stored, time.perf_counter() - started
 
 
 def raw_pymongo(db):
-    """Rows/s of pymongo alone iterating the export pipeline (decoding every row, nothing else)."""
+    """Rows/s of pymongo alone iterating the stored-order pipeline (decoding every row, nothing else)."""
     started = time.perf_counter()
     rows = 0
-    cursor = db[storage.SESSIONS].aggregate(pipelines.export_pipeline(LogFilter()), allowDiskUse=True,
-                                            batchSize=storage.EXPORT_BATCH)
-    for _ in cursor:
+    for _ in db[store.SESSIONS].aggregate(STORED_ORDER, allowDiskUse=True, batchSize=RAW_BATCH):
         rows += 1
     return rows, time.perf_counter() - started
 
@@ -101,7 +78,7 @@ def start_service(url, log_path):
     return process, base, int(children[0])
 
 
-def served_export(base, worker, shape):
+def served_export(base, worker, shape, order="time"):
     """Stream one export over HTTP; rows, seconds, worker RSS before and its peak while streaming (kB)."""
     with urllib.request.urlopen(base + "/logs/export?userId=nobody") as warm:
         warm.read()
@@ -118,7 +95,7 @@ def served_export(base, worker, shape):
     sampler.start()
     started = time.perf_counter()
     lines = 0
-    with urllib.request.urlopen(f"{base}/logs/export?format={shape}", timeout=600) as response:
+    with urllib.request.urlopen(f"{base}/logs/export?format={shape}&order={order}", timeout=600) as response:
         while chunk := response.read(1 << 16):
             lines += chunk.count(b"\n")
     seconds = time.perf_counter() - started
@@ -157,9 +134,9 @@ def main(argv=None):
                 print(f"pymongo alone ({attempt}): {rows:,} rows in {raw_seconds:.1f} s = "
                       f"{rows / raw_seconds:,.0f} rows/s", flush=True)
             service, base, worker = start_service(f"{url}/{name}", Path(data_dir) / "gunicorn.log")
-            for shape in ("ndjson", "csv"):
-                rows, seconds, before, peak = served_export(base, worker, shape)
-                print(f"export {shape:6}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s "
+            for shape, order in (("ndjson", "time"), ("ndjson", "stored"), ("csv", "time")):
+                rows, seconds, before, peak = served_export(base, worker, shape, order)
+                print(f"export {shape:6} order={order:6}: {rows:,} rows in {seconds:.1f} s = {rows / seconds:,.0f} rows/s "
                       f"({rows / seconds / raw_rate:.0%} of pymongo alone); worker RSS {before / 1024:.0f} MB "
                       f"before, peak growth {(peak - before) / 1024:.1f} MB", flush=True)
             if server is not None:

@@ -1,4 +1,4 @@
-"""The read of a batch's newest buckets (``storage._read_heads``), alone: database CPU per read.
+"""The read of a batch's newest buckets (``store.buckets._read_heads``), alone: database CPU per read.
 
     .venv/bin/python -m bench.heads_read [--py-spy PATH_TO_PY_SPY]
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pymongo
 
-from logstore import local, storage
+from logstore import local, store
+from logstore.store import buckets
 
 from . import data
 from .procs import cpu_seconds
@@ -37,10 +38,10 @@ def main():
             local.wait_for_mongo(url, process)
             client = pymongo.MongoClient(url)
             db = client["heads"]
-            storage.ensure_indexes(db)
+            store.ensure_indexes(db)
             for first in range(0, STORED, 500):
                 batch = [data.session_log(k, USERS, 20) for k in range(first, first + 500)]
-                db[storage.SESSIONS].insert_many(data.stored_documents(data.body(batch)))
+                data.insert_documents(db[store.SESSIONS], data.stored_documents(data.body(batch)))
             fresh = iter(range(STORED + 10_000, 10**9, BATCH))
             for _turn in range(2):
                 _measure(db, process.pid, "new sessions", lambda: next(fresh))
@@ -68,12 +69,12 @@ def _profile(py_spy, pid):
 def _measure(db, pid, label, next_first):
     """READS reads of BATCH sessions each; print the database's CPU and wall time per read (unless
     ``label`` is None)."""
-    collection = db[storage.SESSIONS]
+    collection = db[store.SESSIONS]
     cpu_before, wall_before = cpu_seconds(pid), time.perf_counter()
     for _ in range(READS):
         first = next_first()
         keys = [(data.user_name(k % USERS), data.session_name(k)) for k in range(first, first + BATCH)]
-        storage._read_heads(collection, keys, False, None)
+        buckets._read_heads(collection, keys, False, None)
     cpu, wall = cpu_seconds(pid) - cpu_before, time.perf_counter() - wall_before
     if label is not None:
         print(f"{label:16s} database CPU {cpu / READS * 1000:6.2f} ms per read, wall {wall / READS * 1000:6.2f} ms")

@@ -15,7 +15,7 @@ from subprocess import Popen, STDOUT
 
 from pymongo import MongoClient
 
-from logstore import local, storage
+from logstore import local, store
 
 ROOT = local.ROOT
 
@@ -42,16 +42,21 @@ class Processes:
         """A fresh database name with the service's indexes in place."""
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         with self.client() as client:
-            storage.ensure_indexes(client[name])
+            store.ensure_indexes(client[name])
         return name
 
-    def start_gunicorn(self, database, workers):
-        """gunicorn from the Procfile web line on a free port; returns (base_url, process)."""
+    def start_gunicorn(self, database, workers, env=None):
+        """gunicorn from the Procfile web line on a free port; returns (base_url, process).
+
+        :param env: more environment variables for it (say, a longer LOGSTORE_QUERY_TIMEOUT_MS).
+        """
         port = local.free_port()
         command = local.procfile_command("web")
+        extra_env = env
         env = {**os.environ, "MONGO_URL": f"{self.url}/{database}", "WEB_CONCURRENCY": str(workers),
                "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port} --timeout=300"}
         env.pop("PORT", None)
+        env.update(extra_env or {})
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")
         process = Popen(command, cwd=ROOT, env=env, stdout=log, stderr=STDOUT,
                         preexec_fn=local._die_with_parent)

@@ -55,8 +55,8 @@ def main():
 
         class Seed:
             query_sessions = 0
-        query.grow(Seed, client[database]["sessions"], 400)   # 200,000 actions of query data
-        shapes = [query.shapes(400, turn) for turn in range(5)]
+        query.grow(Seed, client[database]["sessions"], 2000)  # 200,000 actions of query data
+        shapes = [query.shapes(2000, turn) for turn in range(5)]
 
         def get():
             for params in shapes.pop(0).values() if len(shapes) > 1 else shapes[0].values():

@@ -27,9 +27,17 @@ class Http:
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
     def request(self, method, path, body=None, headers=None):
-        """Send a request; return (status, body bytes)."""
-        self.connection.request(method, path, body=body, headers=headers or {})
-        response = self.connection.getresponse()
+        """Send a request; return (status, body bytes). A GET on a kept connection that the server
+        closed meanwhile (gunicorn's keep-alive is 5 s) is sent again once, on a new connection."""
+        try:
+            self.connection.request(method, path, body=body, headers=headers or {})
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if method != "GET":
+                raise
+            self.connection.close()
+            self.connection.request(method, path, body=body, headers=headers or {})
+            response = self.connection.getresponse()
         data = response.read()
         if response.getheader("Connection", "").lower() == "close":
             self.connection.close()
