@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from itertools import islice
 
-from pymongo.errors import ExecutionTimeout, OperationFailure
+import pymongo
+from pymongo.errors import ExecutionTimeout, NetworkTimeout, OperationFailure
 
 from .. import pipelines
 from ..filters import InvalidParameter
@@ -67,13 +68,28 @@ class Deadline:
 
 
 def run(collection, pipeline, deadline, **options):
-    """``aggregate`` under the deadline; a server that stops it for time raises QueryTimeout."""
+    """``aggregate`` under the deadline; a read stopped for time raises QueryTimeout.
+
+    The read runs inside ``pymongo.timeout``: pymongo then sends what is left as ``maxTimeMS``, so
+    the server stops the read, and waits for the answer no longer than that either, so a server
+    that stops late (or not at all) cannot hold the request past its limit, and pymongo's retry of a
+    read after a timeout has no time left to run in. A shorter socket timeout still wins: a server
+    that does not answer within it is unavailable (503 DATABASE_UNAVAILABLE), not slow.
+    """
     limit = deadline.max_time_ms() if deadline is not None else None
-    if limit:
-        options["maxTimeMS"] = limit
-    try:
+    if not limit:
         return list(collection.aggregate(pipeline, **options))
+    seconds = limit / 1000
+    socket_seconds = collection.database.client.options.pool_options.socket_timeout
+    capped_by_socket = socket_seconds is not None and socket_seconds < seconds
+    try:
+        with pymongo.timeout(socket_seconds if capped_by_socket else seconds):
+            return list(collection.aggregate(pipeline, **options))
     except ExecutionTimeout:
+        raise QueryTimeout() from None
+    except NetworkTimeout:
+        if capped_by_socket:
+            raise
         raise QueryTimeout() from None
 
 

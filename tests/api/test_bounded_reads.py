@@ -106,3 +106,23 @@ def test_an_export_cut_mid_stream_ends_with_an_error_line_and_no_proper_end(big,
     slots = app.extensions["logstore.readgate"]
     for _ in range(slots.slots):                            # every slot is free again
         slots.enter()
+
+
+def test_a_server_that_overruns_the_limit_does_not_hold_the_request_nor_get_it_retried(big, mongo_client):
+    """The limit holds on the client side too: a read the server does not stop in time (blocked
+    here for 3 s) is answered 503 QUERY_TIMEOUT at the limit, and not sent again (the failpoint
+    blocks one command only: a retry would have answered 200)."""
+    from pymongo.errors import OperationFailure
+    try:
+        mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": {"times": 1}, "data": {
+            "failCommands": ["aggregate"], "blockConnection": True, "blockTimeMS": 3000}})
+    except OperationFailure:
+        pytest.skip("the server has no test commands (configureFailPoint)")
+    try:
+        started = time.monotonic()
+        response = app_for(big, query_timeout_ms=500).get("/logs/stats?groupBy=type")
+        elapsed = time.monotonic() - started
+    finally:
+        mongo_client.admin.command({"configureFailPoint": "failCommand", "mode": "off"})
+    assert response.status_code == 503 and response.get_json()["code"] == "QUERY_TIMEOUT"
+    assert elapsed < 1.5, f"answered after {elapsed:.1f} s with a 0.5 s limit"
