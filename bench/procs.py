@@ -15,7 +15,7 @@ from subprocess import Popen, STDOUT
 
 from pymongo import MongoClient
 
-from logstore import local, storage
+from logstore import local, store
 
 ROOT = local.ROOT
 
@@ -42,7 +42,7 @@ class Processes:
         """A fresh database name with the service's indexes in place."""
         name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         with self.client() as client:
-            storage.ensure_indexes(client[name])
+            store.ensure_indexes(client[name])
         return name
 
     def start_gunicorn(self, database, workers):
