@@ -145,6 +145,7 @@
   let drawing = 0;
   let controller = null;
   let ticker = null;
+  let progress = "";
 
   function setLoading(on, started) {
     $("show").disabled = on;
@@ -153,10 +154,12 @@
     document.body.classList.toggle("loading", on);
     clearInterval(ticker);
     ticker = null;
+    progress = "";
     if (on) {
       $("status").textContent = "Loading…";
       ticker = setInterval(() => {
-        $("status").textContent = `Loading… ${Math.round((performance.now() - started) / 1000)} s`;
+        const waited = `${Math.round((performance.now() - started) / 1000)} s`;
+        $("status").textContent = `Loading… ${progress ? progress + ", " : ""}${waited}`;
       }, 1000);
     }
   }
@@ -196,12 +199,47 @@
 
   // Draw a view: its stats by day and type. ``history``: "push" (a new entry, after Show),
   // "replace" (the opening view), or null (back/forward: the address already says it).
+  // A view of many days is asked for in parts of whole days (in its zone), newest first, two at a
+  // time, and drawn as each part arrives: the latest week shows while older ones load, and no one
+  // request reads the whole range (each stays well inside the server's time limit). Days do not
+  // straddle parts, so the parts' rows together are exactly the rows of the whole range.
+  const PART_DAYS = 7;
+  const MAX_PARTS = 12;
+  const PARALLEL = 2;
+
+  function addDays(day, n) {
+    return new Date(Date.parse(`${day}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
+  }
+
+  function partsOf(view) {
+    if (!view.from || !view.to || !DAY.test(view.from) || !DAY.test(view.to) || view.from > view.to) {
+      return [[view.from, view.to]];
+    }
+    const days = Math.round((Date.parse(view.to) - Date.parse(view.from)) / 86400000) + 1;
+    const size = Math.max(PART_DAYS, Math.ceil(days / MAX_PARTS));
+    const parts = [];
+    for (let last = view.to; last >= view.from; last = addDays(last, -size)) {
+      const first = addDays(last, -(size - 1));
+      parts.push([first < view.from ? view.from : first, last]);
+    }
+    return parts;
+  }
+
+  function statsUrl(params, tz) {
+    const stats = new URLSearchParams(params);
+    stats.set("groupBy", "day,type");
+    stats.set("tz", tz);
+    return `/logs/stats?${stats}`;
+  }
+
+  // Draw a view: its stats by day and type. ``history``: "push" (a new entry, after Show),
+  // "replace" (the opening view), or null (back/forward: the address already says it).
   async function draw(view, history) {
     const mine = ++drawing;
     if (controller) controller.abort();
-    controller = new AbortController();
+    const ctrl = controller = new AbortController();
     const table = $("stats-table");
-    delete table.dataset.ready;
+    for (const key of ["ready", "query", "drawMs", "firstDrawMs", "requests"]) delete table.dataset[key];
     $("error").hidden = true;
     if (history) {
       const address = `${location.pathname}${queryOfView(view)}`;
@@ -215,15 +253,33 @@
     setLoading(true, started);
     try {
       const params = filterParams(view);
-      const stats = new URLSearchParams(params);
-      stats.set("groupBy", "day,type");
-      stats.set("tz", view.tz);
-      const url = `/logs/stats?${stats}`;
-      const body = await fetchStats(url, controller.signal);
+      const whole = statsUrl(params, view.tz);   // the one request the parts add up to
+      table.dataset.query = whole;
+      const parts = partsOf(view);
+      table.dataset.requests = String(parts.length);
+      const rows = [];
+      let next = 0, done = 0;
+      const ask = async () => {
+        while (next < parts.length && mine === drawing) {
+          const [from, to] = parts[next++];
+          const url = parts.length === 1 ? whole : statsUrl(filterParams({ ...view, from, to }), view.tz);
+          const got = await fetchStats(url, ctrl.signal);
+          if (mine !== drawing) return;
+          rows.push(...got);
+          done += 1;
+          if (done === 1) table.dataset.firstDrawMs = String(Math.round(performance.now() - started));
+          render(rows, params, whole, view, done === parts.length);
+          if (done < parts.length) progress = `${done} of ${parts.length} parts`;
+        }
+      };
+      try {
+        await Promise.all(Array.from({ length: Math.min(PARALLEL, parts.length) }, ask));
+      } catch (error) {
+        ctrl.abort();   // the other parts are of no use now
+        throw error;
+      }
       if (mine !== drawing) return;
-      render(body, params, url, view);
       table.dataset.drawMs = String(Math.round(performance.now() - started));
-      table.dataset.drawnAt = String(Math.round(performance.now()));
       $("status").textContent += ` · drawn in ${((performance.now() - started) / 1000).toFixed(1)} s`;
     } catch (error) {
       if (mine !== drawing || error.name === "AbortError") return;
@@ -256,7 +312,7 @@
 
   const MAX_SPAN_DAYS = 400;
 
-  function render(rows, params, url, view) {
+  function render(rows, params, url, view, final) {
     const counts = {};
     let total = 0;
     for (const row of rows) {
@@ -280,9 +336,9 @@
     }
     $("query").textContent = decodeURIComponent(url);
     const span = view.from || view.to ? `${view.from || "the first"} to ${view.to || "the last"}` : "all days";
-    $("status").textContent = `${total} actions, ${span} (${view.tz})`;
     $("result").hidden = false;
-    $("stats-table").dataset.query = url;
+    if (!final) return;
+    $("status").textContent = `${total} actions, ${span} (${view.tz})`;
     $("stats-table").dataset.ready = "true";
   }
 
