@@ -100,6 +100,9 @@ def main(argv=None):
     parser.add_argument("--users", type=int, default=2_000)
     parser.add_argument("--runs", type=int, default=3, help="page loads to time")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--seeded", metavar="URL",
+                        help="a database already seeded by seed_recent (mongodb://host:port/name): "
+                             "no daemon is started and nothing is seeded")
     args = parser.parse_args(argv)
 
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
@@ -112,14 +115,21 @@ def main(argv=None):
     driver = None
     profile = Path(tempfile.mkdtemp(prefix="logstore-bench-chromium-"))
     try:
-        procs.start_database()
-        database = procs.new_database("dashboard")
         started = time.perf_counter()
-        with procs.client() as client:
-            added = seed_recent(client[database][store.SESSIONS], args.sessions, args.users, args.actions)
-            buckets = client[database][store.SESSIONS].estimated_document_count()
-        print(f"seeded {added:,} actions in {buckets:,} buckets over the last {SPAN.days} days "
-              f"({time.perf_counter() - started:.0f} s)", flush=True)
+        if args.seeded:
+            procs.url, database = args.seeded.rsplit("/", 1)
+            with procs.client() as client:
+                buckets = client[database][store.SESSIONS].estimated_document_count()
+            added = args.sessions * args.actions   # as --sessions and --actions say it was seeded
+            print(f"{args.seeded}: {buckets:,} buckets", flush=True)
+        else:
+            procs.start_database()
+            database = procs.new_database("dashboard")
+            with procs.client() as client:
+                added = seed_recent(client[database][store.SESSIONS], args.sessions, args.users, args.actions)
+                buckets = client[database][store.SESSIONS].estimated_document_count()
+            print(f"seeded {added:,} actions in {buckets:,} buckets over the last {SPAN.days} days "
+                  f"({time.perf_counter() - started:.0f} s)", flush=True)
         base, _ = procs.start_gunicorn(database, args.workers)
         driver = chromium_driver(profile)
         driver.set_page_load_timeout(300)

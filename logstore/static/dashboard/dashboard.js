@@ -200,11 +200,13 @@
   // Draw a view: its stats by day and type. ``history``: "push" (a new entry, after Show),
   // "replace" (the opening view), or null (back/forward: the address already says it).
   // A view of many days is asked for in parts of whole days (in its zone), newest first, two at a
-  // time, and drawn as each part arrives: the latest week shows while older ones load, and no one
-  // request reads the whole range (each stays well inside the server's time limit). Days do not
-  // straddle parts, so the parts' rows together are exactly the rows of the whole range.
-  const PART_DAYS = 7;
-  const MAX_PARTS = 12;
+  // time, and drawn as each part arrives: the latest days show while older ones load, and no one
+  // request reads the whole range, so each stays inside the server's time limit
+  // (LOGSTORE_QUERY_TIMEOUT_MS) on a slow database; a part stopped at that limit is asked for again
+  // as two halves. Days do not straddle parts, so the parts' rows together are exactly the rows of
+  // the whole range.
+  const PART_DAYS = 3;
+  const MAX_PARTS = 16;
   const PARALLEL = 2;
 
   function addDays(day, n) {
@@ -258,18 +260,29 @@
       const parts = partsOf(view);
       table.dataset.requests = String(parts.length);
       const rows = [];
-      let next = 0, done = 0;
+      let next = 0, done = 0, total = parts.length;   // total: parts to draw (a split one counts as its halves)
       const ask = async () => {
         while (next < parts.length && mine === drawing) {
           const [from, to] = parts[next++];
           const url = parts.length === 1 ? whole : statsUrl(filterParams({ ...view, from, to }), view.tz);
-          const got = await fetchStats(url, ctrl.signal);
+          let got;
+          try {
+            got = await fetchStats(url, ctrl.signal);
+          } catch (error) {
+            const days = from && to ? Math.round((Date.parse(to) - Date.parse(from)) / 86400000) + 1 : 0;
+            if (error.code !== "QUERY_TIMEOUT" || days < 2 || mine !== drawing) throw error;
+            const half = addDays(to, -Math.floor(days / 2) + 1);   // newest half first
+            parts.splice(next, 0, [half, to], [from, addDays(half, -1)]);
+            total += 1;
+            table.dataset.requests = String(parts.length);
+            continue;
+          }
           if (mine !== drawing) return;
           rows.push(...got);
           done += 1;
           if (done === 1) table.dataset.firstDrawMs = String(Math.round(performance.now() - started));
-          render(rows, params, whole, view, done === parts.length);
-          if (done < parts.length) progress = `${done} of ${parts.length} parts`;
+          render(rows, params, whole, view, done === total);
+          if (done < total) progress = `${done} of ${total} parts`;
         }
       };
       try {
