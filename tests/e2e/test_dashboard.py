@@ -245,3 +245,26 @@ def test_errors_are_shown_with_their_detail(seeded, browser):  # noqa: F811
     # An address asking for what is not a day says so, without asking the service.
     browser.get(seeded + "/dashboard?from=yesterday&to=2020-01-01")
     assert "from must be a day" in shown_error().text
+
+
+def test_a_part_stopped_at_the_time_limit_is_asked_for_again_in_halves(seeded, browser):  # noqa: F811
+    browser.get(seeded + "/dashboard")
+    wait_ready(browser)
+    drawn = shown_counts(browser)
+    # The service stops every stats read of more than one day (as a slow database would).
+    browser.execute_script(
+        "const real = window.fetch; window.asked = [];"
+        "window.fetch = (url, options) => {"
+        "  const q = new URL(url, location.href).searchParams; window.asked.push(url);"
+        "  const days = (Date.parse(q.get('to')) - Date.parse(q.get('from'))) / 86400000;"
+        "  if (days <= 1) return real(url, options);"
+        "  return Promise.resolve(new Response(JSON.stringify({title: 'Query timed out', status: 503,"
+        "    code: 'QUERY_TIMEOUT', detail: 'stopped'}), {status: 503,"
+        "    headers: {'Content-Type': 'application/problem+json', 'Retry-After': '5'}}));};")
+    browser.find_element("id", "show").click()
+    wait_ready(browser)
+    assert shown_counts(browser) == drawn
+    asked = browser.execute_script("return window.asked.length")
+    days = len(browser.find_elements("css selector", "#stats-table tbody tr"))
+    assert asked > days   # every day asked for alone in the end, after the parts that were stopped
+    assert not browser.find_element("id", "error").is_displayed()
