@@ -197,8 +197,6 @@
     }
   }
 
-  // Draw a view: its stats by day and type. ``history``: "push" (a new entry, after Show),
-  // "replace" (the opening view), or null (back/forward: the address already says it).
   // A view of many days is asked for in parts of whole days (in its zone), newest first, two at a
   // time, and drawn as each part arrives: the latest days show while older ones load, and no one
   // request reads the whole range, so each stays inside the server's time limit
