@@ -1,5 +1,6 @@
 """The analysts' dashboard: one HTML page, a stylesheet and a script; no build step, nothing fetched
-from the internet. The page reads ``/logs/stats`` and links ``/logs/export`` like any other client."""
+from the internet. The page reads ``/logs/stats`` and links ``/logs/export`` like any other client;
+it opens on the last 30 days and keeps its filters in the page's address (all in dashboard.js)."""
 from flask import Blueprint, render_template
 
 bp = Blueprint("dashboard", __name__, template_folder="templates", static_folder="static/dashboard",
