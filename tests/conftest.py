@@ -43,6 +43,18 @@ def db(mongo_client):
     mongo_client.drop_database(name)
 
 
+@pytest.fixture(scope="module")
+def module_db(mongo_client, request):
+    """A database with its indexes, shared by one module's tests (for data costly to seed), then dropped."""
+    from logstore import store
+
+    name = f"logstore_test_{request.module.__name__.rsplit('.', 1)[-1]}_{uuid.uuid4().hex[:6]}"
+    database = mongo_client[name]
+    store.ensure_indexes(database)
+    yield database
+    mongo_client.drop_database(name)
+
+
 @pytest.fixture
 def settings():
     return Settings()

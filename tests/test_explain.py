@@ -33,19 +33,15 @@ LIMIT = 100
 
 
 @pytest.fixture(scope="module")
-def seeded(mongo_client):
+def seeded(module_db):
     """12 users × 3 sessions of 60 actions a minute apart, the sessions two hours apart: 2,160 actions."""
-    db = mongo_client["logstore_test_explain"]
-    db.drop_collection(store.SESSIONS)
-    db.drop_collection("meta")
-    store.ensure_indexes(db)
+    db = module_db
     base = datetime(2020, 1, 1)
     body = [session_log(user=f"u{u}", session=f"s{s}", actions=[
         action((base + timedelta(hours=2 * (u * 3 + s), minutes=k)).strftime("%Y-%m-%dT%H:%M:%SZ"),
                ("CLICK", "VIEW", "NAVIGATE")[k % 3]) for k in range(60)]) for u in range(12) for s in range(3)]
     store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
-    yield db
-    mongo_client.drop_database(db.name)
+    return db
 
 
 def explained(db, pipeline):

@@ -17,19 +17,15 @@ TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 
 @pytest.fixture(scope="module")
-def big(mongo_client):
+def big(module_db):
     """200 sessions of 100 actions (20,000), in the stored shape, through the write path."""
-    db = mongo_client["logstore_test_bounded"]
-    db.drop_collection(store.SESSIONS)
-    db.drop_collection("meta")
-    store.ensure_indexes(db)
+    db = module_db
     for first in range(0, 200, 50):
         body = [session_log(user=f"u{k % 20}", session=f"s{k}", actions=[
             action(f"2020-01-{1 + k % 28:02d}T{k % 24:02d}:{n // 60:02d}:{n % 60:02d}Z", TYPES[n % 3])
             for n in range(100)]) for k in range(first, first + 50)]
         store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
-    yield db
-    mongo_client.drop_database(db.name)
+    return db
 
 
 def app_for(db, **settings):
