@@ -7,16 +7,17 @@ contain every stored bucket: ``start <= w`` and ``first < end`` for each. Only e
 deletes and expiry leave them wide, which costs a read a few empty windows, never a missed action.
 
 A process remembers the bounds it last saw, so a write inside them sends no update at all. The
-bounds are whole UTC days, the end a day past the newest action's: data posted as it happens
-widens the extent once a day, not with every new hour, so concurrent writers rarely meet on this
-one document; a read pays for the slack with a few empty windows at the end.
+start is the first window (a read with no ``from`` starts there, so it must be close); the end is
+a day past the newest action's UTC day: data posted as it happens widens the extent once a day, not
+with every new hour, so concurrent writers rarely meet on this one document, and a read pays for
+the slack with a few empty windows at the end. Only data older than all before widens the start.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..spans import EPOCH, later
+from ..spans import EPOCH, later, window_of
 
 META = "meta"
 KEY = "sessions"
@@ -40,8 +41,9 @@ _seen = {}
 
 
 def around(earliest, latest):
-    """The extent, in whole days, that holds actions from ``earliest`` to ``latest`` (naive or aware)."""
-    return Extent(_day_of(earliest), later(_day_of(latest), 2 * DAY))
+    """The extent that holds actions from ``earliest`` to ``latest`` (naive or aware): from the
+    window of the first to the end of the day after the last's."""
+    return Extent(window_of(earliest), later(_day_of(latest), 2 * DAY))
 
 
 def _day_of(instant):
