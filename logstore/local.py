@@ -36,11 +36,16 @@ def free_port(host="127.0.0.1"):
         return sock.getsockname()[1]
 
 
-def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None):
-    """Start ``secantusd-py`` on loopback with its data under ``data_dir``; return (process, url)."""
+def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None, patched=True):
+    """Start SecantusDB on loopback with its data under ``data_dir``; return (process, url).
+
+    :param patched: through ``logstore.localdb`` (the fixes of ``secantus_patches``, a bounded stop);
+        False runs SecantusDB's own command line, as the tests that show what the patches fix do.
+    """
     port = port or free_port(host)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "secantus", "--host", host, "--port", str(port),
+    module = "logstore.localdb" if patched else "secantus"
+    command = [sys.executable, "-m", module, "--host", host, "--port", str(port),
                "--storage-path", str(data_dir), "--log-level", "WARNING", *extra_args]
     process = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=log_file, stderr=log_file)
     url = f"mongodb://{host}:{port}/logstore"
