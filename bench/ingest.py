@@ -144,14 +144,17 @@ def run_throughput(ctx):
 
 
 def _warm_up(ctx, base, slowest):
-    """Not timed: one batch per HTTP client, so that every worker has its connections and imports.
+    """Not timed: one batch alone, then one per HTTP client, so that every worker has its connections.
 
     It once began with an untimed raw round, which let a fresh store's index pages split outside
     transactions before SecantusDB stalled on them; the local database now runs with the fix
     (logstore/secantus_patches.py), and this warm-up is 400 sessions, well below where it stalled.
-    A 503 here is retried: on a machine loaded by other work, the first concurrent transactions of
-    new workers sometimes ran past their 1.5 s retry budget (LOGSTORE_DB_TIMEOUT_MS).
+    The batch alone and the retries of a 503 are for the first writes into a new database: with the
+    machine loaded by other work (load average 10 on 2 cores), 8 concurrent first transactions
+    kept conflicting until their 1.5 s retry budget (LOGSTORE_DB_TIMEOUT_MS) ran out, 503
+    DATABASE_BUSY, in 5 runs of 5 on 2026-12-02 (not diagnosed; later rounds never did).
     """
+    _clients_run([[_batch_body(ctx)]], lambda: _http_sender(base, slowest, retries=3))
     _clients_run([[_batch_body(ctx)] for _ in range(CLIENTS)], lambda: _http_sender(base, slowest, retries=3))
 
 

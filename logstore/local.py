@@ -4,7 +4,7 @@ Both run as child processes that die with this one (PR_SET_PDEATHSIG on Linux), 
 SIGTERM or even a SIGKILL of the launcher leaves nothing behind. They run in sessions of their own,
 so that a Ctrl-C reaches the launcher only, and the launcher stops them in order within
 ``STOP_SECONDS``: gunicorn first (requests in flight get ``LOCAL_GRACEFUL_SECONDS`` to finish),
-then the database (logstore.localdb: running commands interrupted, storage closed, 3 s at most).
+then the database (logstore.localdb: running commands interrupted, storage closed, 2.5 s at most).
 """
 from __future__ import annotations
 
