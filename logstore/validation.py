@@ -154,19 +154,21 @@ def _fast_parse(body):
     if type(decoded) is _Session:
         decoded = [decoded]
     try:
-        instants = iter(parse_times([action.time for session in decoded for action in session.actions]))
+        instants = parse_times([action.time for session in decoded for action in session.actions])
     except TimeFormatError:
         return None
     offsets = {}
     sessions = []
+    end = 0
     for session in decoded:
         actions = []
-        for action in session.actions:
+        start, end = end, end + len(session.actions)
+        for action, instant in zip(session.actions, instants[start:end]):
             properties = action.properties
             if not _properties_look_clean(action.type, properties):
                 return None
             action_id = action.id
-            actions.append(_stored_action(next(instants), action.type, properties,
+            actions.append(_stored_action(instant, action.type, properties,
                                           None if action_id is msgspec.UNSET else action_id, offsets))
         sessions.append(SessionLog(session.userId, session.sessionId, actions))
     return sessions
