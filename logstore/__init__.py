@@ -22,6 +22,7 @@ def create_app(settings=None, *, database=None):
     :param database: a pymongo Database to use instead of connecting to ``settings.mongo_url``.
     """
     settings = settings or Settings.from_env()
+    requestlog.configure_logging()  # first: what the steps below log at start is JSON too
     app = Flask(__name__)
     app.config.update(ERROR_INCLUDE_MESSAGE=False, RESTX_ERROR_404_HELP=False, RESTX_MASK_SWAGGER=False)
     app.extensions["logstore.settings"] = settings

@@ -66,7 +66,23 @@ def init_app(app):
     app.extensions["logstore.keys"] = ring
     if ring.is_open:
         check_open_start(settings)
-        log.warning("no API keys are configured: every endpoint is open to anyone who can reach it")
+        warn_if_open(settings)
+
+
+class _OpenStart:
+    warned = False
+
+
+def warn_if_open(settings):
+    """Log, once per process tree, that no key is configured.
+
+    gunicorn's master calls this before forking its workers (gunicorn.conf.py, on_starting); the
+    workers inherit ``warned`` and stay silent, so a start logs it once, not once per worker.
+    """
+    if _OpenStart.warned or not KeyRing(settings).is_open:
+        return
+    _OpenStart.warned = True
+    log.warning("no API keys are configured: every endpoint is open to anyone who can reach it")
 
 
 def check_open_start(settings):

@@ -1,7 +1,10 @@
 """Run the service on a laptop: a local SecantusDB (when MONGO_URL is unset) plus gunicorn.
 
 Both run as child processes that die with this one (PR_SET_PDEATHSIG on Linux), so Ctrl-C, a
-SIGTERM or even a SIGKILL of the launcher leaves nothing behind.
+SIGTERM or even a SIGKILL of the launcher leaves nothing behind. They run in sessions of their own,
+so that a Ctrl-C reaches the launcher only, and the launcher stops them in order within
+``STOP_SECONDS``: gunicorn first (requests in flight get ``LOCAL_GRACEFUL_SECONDS`` to finish),
+then the database (logstore.localdb: running commands interrupted, storage closed, 2.5 s at most).
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +25,10 @@ from pymongo.errors import PyMongoError
 
 PR_SET_PDEATHSIG = 1
 ROOT = Path(__file__).resolve().parents[1]
+# gunicorn's graceful timeout under the launcher; the Procfile's web line keeps gunicorn.conf.py's
+# 25 s for a deploy. A POST takes well under a second; a long read in flight is cut after this.
+LOCAL_GRACEFUL_SECONDS = 4
+STOP_SECONDS = 10
 
 
 def _die_with_parent():
@@ -36,13 +44,19 @@ def free_port(host="127.0.0.1"):
         return sock.getsockname()[1]
 
 
-def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None):
-    """Start ``secantusd-py`` on loopback with its data under ``data_dir``; return (process, url)."""
+def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None, patched=True):
+    """Start SecantusDB on loopback with its data under ``data_dir``; return (process, url).
+
+    :param patched: through ``logstore.localdb`` (the fixes of ``secantus_patches``, a bounded stop);
+        False runs SecantusDB's own command line, as the tests that show what the patches fix do.
+    """
     port = port or free_port(host)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "secantus", "--host", host, "--port", str(port),
+    module = "logstore.localdb" if patched else "secantus"
+    command = [sys.executable, "-m", module, "--host", host, "--port", str(port),
                "--storage-path", str(data_dir), "--log-level", "WARNING", *extra_args]
-    process = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=log_file, stderr=log_file)
+    process = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=log_file, stderr=log_file,
+                               start_new_session=True)
     url = f"mongodb://{host}:{port}/logstore"
     wait_for_mongo(url, process)
     return process, url
@@ -104,34 +118,54 @@ def stop(process, seconds=30):
 
 def main():
     """Start the local database if needed, then gunicorn on 127.0.0.1:$PORT (5000); stop both on exit."""
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     env = dict(os.environ)
-    database = None
-    if not (env.get("MONGO_URL") or env.get("MONGODB_URI")):
-        data_dir = Path(env.get("LOGSTORE_DATA_DIR", "data")).resolve()
-        print(f"logstore: MONGO_URL is unset; starting the local database with its data in {data_dir}",
-              flush=True)
-        database, env["MONGO_URL"] = start_secantus(data_dir)
+    database = server = None
+    try:
+        if not (env.get("MONGO_URL") or env.get("MONGODB_URI")):
+            database, env["MONGO_URL"] = _start_local_database(env)
+        if not stopping.is_set():
+            _release(env)
+        if not stopping.is_set():
+            server = _start_gunicorn(env)
+            while server.poll() is None and not stopping.wait(0.2):
+                pass
+    finally:
+        _stop_all(server, database)
+    return 0 if stopping.is_set() or server is None else server.returncode
+
+
+def _start_local_database(env):
+    data_dir = Path(env.get("LOGSTORE_DATA_DIR", "data")).resolve()
+    print(f"logstore: MONGO_URL is unset; starting the local database with its data in {data_dir}", flush=True)
+    database, url = start_secantus(data_dir, extra_args=shlex.split(env.get("LOGSTORE_SECANTUS_ARGS", "")))
+    print(f"logstore: the local database is at {url}", flush=True)
+    return database, url
+
+
+def _release(env):
+    """What the Procfile's release phase does on Heroku: create the indexes and migrate buckets of
+    an older layout (docs/DESIGN.md), before any worker serves a request."""
+    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "create-indexes"], env=env, check=False,
+                   preexec_fn=_die_with_parent)
+
+
+def _start_gunicorn(env):
     port = env.get("PORT", "5000")
     host = env.get("LOGSTORE_HOST", "127.0.0.1")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{host}:{port}",
-         "--workers", env.get("WEB_CONCURRENCY", "2")],
-        env=env, preexec_fn=_die_with_parent,
+         "--workers", env.get("WEB_CONCURRENCY", "2"), "--graceful-timeout", str(LOCAL_GRACEFUL_SECONDS)],
+        env=env, preexec_fn=_die_with_parent, start_new_session=True,
     )
     print(f"logstore: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops it", flush=True)
-    stopping = []
+    return server
 
-    def on_signal(signum, _frame):
-        stopping.append(signum)
-        server.send_signal(signal.SIGTERM)
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    try:
-        code = server.wait()
-        while server.poll() is None:
-            time.sleep(0.1)
-    finally:
-        stop(server)
-        stop(database)
-    return 0 if stopping else code
+def _stop_all(server, database):
+    """gunicorn first, so that the requests in flight can still use the database; all within STOP_SECONDS."""
+    deadline = time.monotonic() + STOP_SECONDS
+    stop(server, LOCAL_GRACEFUL_SECONDS + 1.5)
+    stop(database, max(deadline - time.monotonic() - 0.5, 0.5))

@@ -1,8 +1,10 @@
-"""The checks a start must pass, runnable before any worker exists (gunicorn.conf.py's on_starting)."""
+"""The checks a start must pass, runnable before any worker exists (gunicorn.conf.py's on_starting),
+and the warnings a start gives once."""
 from __future__ import annotations
 
 from . import auth, cors, ratelimit
 from .config import Settings
+from .requestlog import configure_logging
 
 
 def check_settings(environ=None):
@@ -10,9 +12,11 @@ def check_settings(environ=None):
 
     The same checks run again in create_app; here they stop gunicorn's master with one clear line.
     """
+    configure_logging()
     settings = Settings.from_env(environ)
     auth.check_open_start(settings)
     cors.check_origins(settings.cors_origins)
     if settings.rate_limit:
         ratelimit.parse_limit(settings.rate_limit)
+    auth.warn_if_open(settings)
     return settings

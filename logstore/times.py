@@ -2,13 +2,16 @@
 
 msgspec's RFC 3339 parser is the one definition of a valid time, for the fast ingest path and for
 every other caller, so the two can never disagree. It accepts ``T``/``t``/space between date and
-time, ``Z``/``z`` or ``±HH:MM``, and any number of fraction digits, rounded to the microsecond.
+time, ``Z``/``z`` or ``±HH:MM``, and any number of fraction digits, rounded to the microsecond. It
+also accepts an offset without its colon (``-0600``, ISO 8601's basic form), which RFC 3339 does
+not; ``parse_time`` and ``parse_times`` refuse it.
 
 A stored time is a BSON datetime (UTC, milliseconds) plus ``o``, the offset in minutes as sent, and
 ``u``, the microseconds below the millisecond when there are any.
 """
 from __future__ import annotations
 
+import operator
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
@@ -18,6 +21,9 @@ import msgspec
 
 UTC = timezone.utc
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+_AwareTimes = list[AwareTime]
+_ZULU = ("Z", "z")
+_LAST_THREE = operator.itemgetter(slice(-3, None))
 _convert = msgspec.convert
 
 
@@ -33,7 +39,7 @@ def parse_time(text):
     if type(text) is not str:
         raise TimeFormatError("expected a string such as 2018-10-18T21:37:28-06:00")
     try:
-        return _convert(text, AwareTime)
+        instant = _convert(text, AwareTime)
     except msgspec.ValidationError as exc:
         message = str(exc)
         if "timezone" in message:
@@ -41,6 +47,32 @@ def parse_time(text):
         raise TimeFormatError(
             "expected an RFC 3339 date-time with seconds and an offset, such as 2018-10-18T21:37:28-06:00"
         ) from None
+    if _colonless(text):
+        raise TimeFormatError(NO_COLON)
+    return instant
+
+
+NO_COLON = "write the offset with its colon, as ±HH:MM (RFC 3339), e.g. -06:00 for -0600"
+
+
+def _colonless(text):
+    """For a text msgspec parsed: True when its offset is ±HHMM (the only other forms are Z and ±HH:MM)."""
+    return text[-3:-2] != ":" and text[-1:] not in _ZULU
+
+
+def parse_times(texts):
+    """Parse a list of strings as ``parse_time`` would, in one call (the fast ingest path's).
+
+    :raise TimeFormatError: when any of them is not valid; without saying which.
+    """
+    try:
+        instants = _convert(texts, _AwareTimes)
+    except msgspec.ValidationError:
+        raise TimeFormatError("a time is not an RFC 3339 date-time with an offset") from None
+    # The distinct last three characters are few (":00", ":30", "28Z" …): one C-level pass, then a short loop.
+    if any(_colonless(ending) for ending in set(map(_LAST_THREE, texts))):
+        raise TimeFormatError(NO_COLON)
+    return instants
 
 
 def offset_minutes(instant):

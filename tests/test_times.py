@@ -2,7 +2,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from logstore.times import TimeFormatError, format_time, offset_minutes, parse_time, sub_millis, to_naive_utc
+from logstore.times import (TimeFormatError, format_time, offset_minutes, parse_time, parse_times, sub_millis,
+                            to_naive_utc)
 
 
 @pytest.mark.parametrize("text, utc, offset", [
@@ -25,6 +26,9 @@ def test_parse_time_gives_the_instant_and_its_offset(text, utc, offset):
     "2018-10-18",
     "20181018T213728Z",             # basic format is not RFC 3339
     "2018-10-18T21:37:28+05",       # offset without minutes
+    "2018-10-18T21:37:28-0600",     # offset without its colon: ISO 8601's basic form, not RFC 3339
+    "2018-10-18T21:37:28.5+0530",
+    "2018-10-18T21:37:28+0000",
     "2018-10-18T21:37:28,5Z",
     "2018-10-18T21:37:28.Z",
     "2018-13-18T21:37:28Z",
@@ -41,6 +45,11 @@ def test_parse_time_refuses_what_is_not_rfc3339_with_offset(text):
 def test_parse_time_refuses_non_strings(value):
     with pytest.raises(TimeFormatError):
         parse_time(value)
+
+
+def test_offset_without_colon_is_explained():
+    with pytest.raises(TimeFormatError, match="colon"):
+        parse_time("2018-10-18T21:37:28-0600")
 
 
 def test_missing_offset_is_explained():
@@ -65,3 +74,14 @@ def test_format_time_writes_offset_zero_as_z():
 
 def test_aware_instants_compare_across_offsets():
     assert parse_time("2018-10-18T21:37:28-06:00") == datetime(2018, 10, 19, 3, 37, 28, tzinfo=timezone.utc)
+
+
+def test_parse_times_gives_what_parse_time_gives():
+    texts = ["2018-10-18T21:37:28-06:00", "2018-10-18T21:37:28.5Z", "2018-10-18t21:37:28.123456+05:30"]
+    assert parse_times(texts) == [parse_time(text) for text in texts]
+
+
+@pytest.mark.parametrize("bad", ["2018-10-18T21:37:28-0600", "2018-10-18T21:37:28", "", "yesterday"])
+def test_parse_times_refuses_a_list_holding_one_bad_time(bad):
+    with pytest.raises(TimeFormatError):
+        parse_times(["2018-10-18T21:37:28Z", bad])

@@ -60,6 +60,7 @@ def test_actions_must_be_a_non_empty_array():
 
 @pytest.mark.parametrize("time", [
     "2018-10-18T21:37:28", "2018-10-18", "21:37:28", "2018-10-18T21:37-06:00", 1539920248, None, "",
+    "2018-10-18T21:37:28-0600", "2018-10-18T21:37:28.123+0530", "2018-10-18T21:37:28.5-0000",
 ])
 def test_bad_times_are_invalid(time):
     assert problems_of([session_log(actions=[action(time=time)])]) == [("/0/actions/0/time", "INVALID_TIME")]
@@ -71,6 +72,20 @@ def test_bad_times_are_invalid(time):
 ])
 def test_any_offset_and_fractions_are_valid(time):
     assert parse_batch(encode([session_log(actions=[action(time=time)])]))
+
+
+@pytest.mark.parametrize("escaped", [
+    rb"2018-10-18T21:37:28\u002d0600", rb"2018-10-18T21:37:28-060\u0030", rb"2018-10-18T21:37:2\u0038+0530",
+])
+def test_offset_without_colon_is_invalid_when_written_with_escapes(escaped):
+    body = encode([session_log(actions=[action(time="TIME")])]).replace(b"TIME", escaped)
+    assert problems_of(body) == [("/0/actions/0/time", "INVALID_TIME")]
+
+
+def test_a_property_that_looks_like_a_colonless_offset_is_kept():
+    [stored] = parse_batch(encode([session_log(actions=[action(
+        kind="VIEW", viewedId="2018-10-18T21:37:28-0600", note="1+2345")])]))
+    assert stored.actions[0]["p"]["viewedId"] == "2018-10-18T21:37:28-0600"
 
 
 @pytest.mark.parametrize("kind", ["click", "SCROLL", "", 1, None])

@@ -14,7 +14,8 @@ json_values = st.recursive(scalars, lambda inner: st.one_of(
     st.lists(inner, max_size=3), st.dictionaries(keys, inner, max_size=3)), max_leaves=12)
 times = st.one_of(st.sampled_from([
     "2018-10-18T21:37:28-06:00", "2018-10-18T21:37:28Z", "2018-10-18T21:37:28.5+05:30", "2018-10-18T21:37:28",
-    "2018-10-18 21:37:28Z", "2018-10-18T21:37:28.123456789z", "2018-02-30T00:00:00Z"]), json_values)
+    "2018-10-18 21:37:28Z", "2018-10-18T21:37:28.123456789z", "2018-02-30T00:00:00Z",
+    "2018-10-18T21:37:28-0600", "2018-10-18T21:37:28.5+0530", "2018-10-18T21:37:28+0000"]), json_values)
 actions = st.fixed_dictionaries(
     {"time": times, "type": st.one_of(st.sampled_from(["CLICK", "VIEW", "NAVIGATE"]), json_values),
      "properties": st.one_of(st.dictionaries(keys, json_values, max_size=4), json_values)},

@@ -9,10 +9,10 @@ a read can skip it and a count can add it up without unwinding it.
 
 Every ingest is one multi-document transaction: read the sessions' buckets (their heads per window,
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
-opens new ones, and widens the stored extent when the batch goes past it. Each update is
-conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId, sessionId,
-b)``, so two requests racing on one session cannot both win: the loser is retried from the read,
-and sees the winner's actions and ids.
+opens new ones; the stored extent is widened first when the batch goes past it (``extent``). Each
+update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
+sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
+the read, and sees the winner's actions and ids.
 """
 from __future__ import annotations
 
@@ -77,16 +77,10 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     """
     merged = _merge_sessions(sessions)
     budget = db.client.options.server_selection_timeout if retry_seconds is None else retry_seconds
-    widened = []
-
-    def attempt(session):
-        widened.clear()
-        return _write(db, merged, session, on_commit, widened)
-
-    result = run_transaction(db.client, attempt, budget)
-    if widened:
-        extent.remember(db, widened[0])
-    return result
+    times = [action["t"] for actions in merged.values() for action in actions]
+    if times:
+        extent.widen(db, extent.around(min(times), max(times)))
+    return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit), budget)
 
 
 def _merge_sessions(sessions):
@@ -101,7 +95,7 @@ def _merge_sessions(sessions):
     return merged
 
 
-def _write(db, merged, session, on_commit, widened):
+def _write(db, merged, session, on_commit):
     collection = db[SESSIONS]
     with_ids = any("id" in action for actions in merged.values() for action in actions)
     heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
@@ -111,7 +105,6 @@ def _write(db, merged, session, on_commit, widened):
     # writes are the same; which runs first does not matter inside the transaction, where any
     # failure (a conflict, a duplicate bucket) undoes all of them.
     updates, inserts = [], []
-    earliest = latest = None
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
         result.duplicates += len(actions) - len(fresh)
@@ -120,17 +113,10 @@ def _write(db, merged, session, on_commit, widened):
             continue
         for operation in session_operations(key, heads.get(key), fresh):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
-        times = [action["t"] for action in fresh]
-        earliest = min(times) if earliest is None else min(earliest, *times)
-        latest = max(times) if latest is None else max(latest, *times)
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
             raise Conflict()
-        wanted = extent.around(earliest, latest)
-        remembered = extent.widen(db, wanted, session=session)
-        if remembered is not None:
-            widened.append(remembered)
     if on_commit is not None:
         on_commit(session, result)
     return result

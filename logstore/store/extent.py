@@ -3,8 +3,11 @@
 A read in time order needs a place to start when the query names none, and a place to stop when
 the next bucket is not known to exist. ``{_id: "sessions", start, end}`` holds window bounds that
 contain every stored bucket: ``start <= w`` and ``first < end`` for each. Only ever widened
-(``$min`` / ``$max``), inside the writing transaction, so a bucket is never visible outside them;
-deletes and expiry leave them wide, which costs a read a few empty windows, never a missed action.
+(``$min`` / ``$max``, atomic on one document), and before the write that needs it, so a bucket is
+never visible outside them; a write that then fails leaves them wider than the data, and so do
+deletes and expiry, which costs a read a few empty windows, never a missed action. It is kept out
+of the writing transaction on purpose: concurrent transactions that all update this one document
+conflict, and the first writes into a new store would answer 503 DATABASE_BUSY.
 
 A process remembers the bounds it last saw, so a write inside them sends no update at all. The
 start is the first window (a read with no ``from`` starts there, so it must be close); the end is
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+
+from pymongo.errors import DuplicateKeyError
 
 from ..spans import EPOCH, later, window_of
 
@@ -56,10 +61,10 @@ def _cache_key(db):
     return id(db.client), db.name
 
 
-def load(db, max_time_ms=None):
+def load(db, max_time_ms=None, session=None):
     """The stored extent, or None when nothing was ever stored (or the store is not migrated)."""
     options = {"max_time_ms": max_time_ms} if max_time_ms else {}
-    document = db[META].find_one({"_id": KEY}, **options)
+    document = db[META].find_one({"_id": KEY}, session=session, **options)
     if not document or "start" not in document:
         return None
     extent = Extent(document["start"], document["end"])
@@ -67,23 +72,22 @@ def load(db, max_time_ms=None):
     return extent
 
 
-def widen(db, wanted, session=None):
-    """Make the stored extent cover ``wanted``; no round trip when this process knows it does.
-
-    :return: the extent to remember once the caller's transaction commits (see ``remember``), or None.
-    """
-    known = _seen.get(_cache_key(db))
-    if known is not None and known.covers(wanted):
-        return None
-    db[META].update_one({"_id": KEY}, {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}},
-                        upsert=True, session=session)
-    return wanted if known is None else known.union(wanted)
-
-
-def remember(db, extent):
-    """After a commit: this process may skip updates inside ``extent`` from now on."""
-    if extent is not None:
-        _seen[_cache_key(db)] = extent
+def widen(db, wanted):
+    """Make the stored extent cover ``wanted``: nothing to send when this process knows it does, one
+    read when it does not know yet (a new process), one update only when the data goes past it."""
+    key = _cache_key(db)
+    known = _seen.get(key)
+    if known is None or not known.covers(wanted):
+        known = load(db)
+        if known is not None and known.covers(wanted):
+            return
+    update = {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}}
+    try:
+        db[META].update_one({"_id": KEY}, update, upsert=True)
+    except DuplicateKeyError:
+        # Two first writes upserted the document at once; the other created it: update it now.
+        db[META].update_one({"_id": KEY}, update)
+    _seen[key] = wanted if known is None else known.union(wanted)
 
 
 def forget(db):

@@ -104,8 +104,9 @@ def _rewrite(db, keys, session):
         latest = max(times) if latest is None else max(latest, *times)
     if not deletes:
         return 0
+    # Before the writes and outside the transaction (see extent): wider than the data is harmless.
+    extent.widen(db, extent.around(earliest, latest))
     written = collection.bulk_write(deletes + updates + inserts, ordered=True, session=session)
     if written.deleted_count != len(deletes) or written.matched_count != len(updates):
         raise Conflict()
-    extent.widen(db, extent.around(earliest, latest), session=session)
     return len(deletes)

@@ -4,9 +4,10 @@ import logging
 
 import pytest
 
-from logstore import create_app
+from logstore import auth, create_app
 from logstore.auth import KeyRing
 from logstore.config import ConfigError, Settings
+from logstore.startup import check_settings
 from tests.builders import SPEC_EXAMPLE
 
 KEYS = dict(write_keys=frozenset({"w-key-1", "w-key-2"}), read_keys=frozenset({"r-key"}),
@@ -72,11 +73,22 @@ def test_key_kinds_compare_against_every_key():
     assert ring.kinds_of("") == set() and ring.kinds_of("sam") == set()
 
 
-def test_open_mode_warns_at_start(db, caplog):
+def test_open_mode_warns_once_at_start(db, caplog, monkeypatch):
+    monkeypatch.setattr(auth._OpenStart, "warned", False)  # as in a new process
     with caplog.at_level(logging.WARNING, logger="logstore"):
         client = create_app(Settings(), database=db).test_client()
-    assert "no API keys are configured" in caplog.text
+        create_app(Settings(), database=db)  # a second app in the same process, as a gunicorn worker is
+    [record] = [r for r in caplog.records if "no API keys are configured" in r.getMessage()]
+    assert record.levelname == "WARNING"
     assert post(client).status_code == 201
+
+
+def test_open_mode_warning_is_one_json_line(monkeypatch, capsys):
+    monkeypatch.setattr(auth._OpenStart, "warned", False)
+    check_settings({})
+    check_settings({})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "no API keys" in line]
+    assert [(line["level"], line["logger"]) for line in lines] == [("warning", "logstore.auth")]
 
 
 def test_production_refuses_to_start_open(db):

@@ -93,3 +93,15 @@ def test_one_json_line_per_request_and_no_access_log(start_gunicorn, tmp_path):
     assert isinstance(line["ms"], float)
     assert "secret-read-key" not in text and "userId=u1" not in text
     assert '"GET /logs' not in text  # gunicorn's own access log is off
+
+
+def test_open_start_warns_once_as_one_json_line(start_gunicorn, tmp_path):
+    open_env = {name: "" for name in ("LOGSTORE_WRITE_KEYS", "LOGSTORE_READ_KEYS", "LOGSTORE_ADMIN_KEYS")}
+    base, _ = start_gunicorn(workers=2, extra_env=open_env)
+    assert urllib.request.urlopen(base + "/ready", timeout=10).status == 200   # both workers had time to boot
+    time.sleep(1.0)
+    text = "".join(p.read_text() for p in tmp_path.glob("gunicorn-*.log"))
+    assert text.count("Booting worker") == 2
+    [line] = [line for line in text.splitlines() if "no API keys are configured" in line]
+    assert {k: v for k, v in json.loads(line).items() if k in ("level", "logger")} == {
+        "level": "warning", "logger": "logstore.auth"}
