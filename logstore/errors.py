@@ -6,7 +6,7 @@ import uuid
 
 import msgspec
 from flask import Response, g, has_request_context, request
-from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WriteConcernError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError, WriteConcernError
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -80,7 +80,7 @@ def problem_response(error):
         detail = error.description or HTTP_STATUS_CODES.get(error.code, "")
         return _problem(error.code, HTTP_CODES.get(error.code, "HTTP_ERROR"),
                         HTTP_STATUS_CODES.get(error.code, "Error"), detail, None, headers, {})
-    if isinstance(error, (QueryTimeout, ExecutionTimeout)):
+    if isinstance(error, QueryTimeout):
         log.warning("query stopped at its time limit (request %s)", request_id())
         return _problem(503, "QUERY_TIMEOUT", "Query timed out", QUERY_TIMEOUT_DETAIL, None,
                         {"Retry-After": RETRY_AFTER_QUERY_TIMEOUT}, {})

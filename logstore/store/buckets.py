@@ -23,9 +23,10 @@ import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, UpdateOne
+from pymongo.errors import OperationFailure
 
 from .. import pipelines
-from ..transactions import Conflict, run_transaction
+from ..transactions import Conflict, StorageBusy, run_transaction
 from .. import spans
 from . import extent
 
@@ -36,6 +37,7 @@ BUCKET_MAX_BYTES = 2 * 1024 * 1024
 # each fetched bucket with them one value at a time; docs/DESIGN.md, emulator gaps).
 HEADS_PER_READ = 200
 ACTION_TYPES = ("CLICK", "VIEW", "NAVIGATE")
+WRITE_CONFLICT = 112
 
 
 @dataclass
@@ -79,7 +81,14 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     budget = db.client.options.server_selection_timeout if retry_seconds is None else retry_seconds
     times = [action["t"] for actions in merged.values() for action in actions]
     if times:
-        extent.widen(db, extent.around(min(times), max(times)))
+        try:
+            extent.widen(db, extent.around(min(times), max(times)))
+        except OperationFailure as exc:
+            # Nothing is written yet: a conflict on the extent is worth a retry, like one on a bucket.
+            # (A server shutting down or stepping down raises its own codes: 503 unavailable.)
+            if exc.code != WRITE_CONFLICT:
+                raise
+            raise StorageBusy(f"widening the stored extent met a write conflict: {exc}") from exc
     return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit), budget)
 
 

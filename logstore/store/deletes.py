@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import bson
 from pymongo import DeleteOne, UpdateOne
+from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
 from ..transactions import Conflict, run_transaction
 from .buckets import SESSIONS, summary
+from .reads import QueryTimeout
 
 # Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
 DELETE_BATCH = 100
@@ -24,7 +26,10 @@ def delete_actions(db, log_filter, deadline=None):
     :return: how many actions were deleted.
     """
     stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
-    cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **_limit(deadline))
+    try:
+        cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **_limit(deadline))
+    except ExecutionTimeout:
+        raise QueryTimeout() from None
     deleted, chunk = 0, []
     with cursor:
         for bucket in cursor:
@@ -51,8 +56,11 @@ def _delete_from_buckets(db, log_filter, bucket_ids, deadline):
 def _delete_batch(db, log_filter, bucket_ids, session, deadline):
     collection = db[SESSIONS]
     pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
-    rows = collection.aggregate(pipeline, session=session, **_limit(deadline))
-    targets = {row["_id"]: set(row["i"]) for row in rows}
+    try:
+        targets = {row["_id"]: set(row["i"]) for row in collection.aggregate(pipeline, session=session,
+                                                                               **_limit(deadline))}
+    except ExecutionTimeout:
+        raise QueryTimeout() from None
     if not targets:
         return 0
     operations, deleted = [], 0

@@ -14,7 +14,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from logstore import db, local, localdb, storage
+from logstore import db, local, localdb, store
 from logstore.ingest import ingest
 
 pytestmark = pytest.mark.e2e
@@ -77,7 +77,7 @@ def run_load(tmp_path, patched, rounds):
     process, url = local.start_secantus(tmp_path / "data", log_file=log, patched=patched)
     try:
         database = db.connect(url, socket_timeout_ms=120_000)
-        storage.ensure_indexes(database)
+        store.ensure_indexes(database)
         load = Load(database, process)
         for _ in range(rounds):
             load.run_round()
