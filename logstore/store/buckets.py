@@ -36,7 +36,6 @@ BUCKET_MAX_BYTES = 2 * 1024 * 1024
 # How many sessions one read of bucket heads asks for: bounds its two $in lists (SecantusDB compares
 # each fetched bucket with them one value at a time; docs/DESIGN.md, emulator gaps).
 HEADS_PER_READ = 200
-ACTION_TYPES = ("CLICK", "VIEW", "NAVIGATE")
 WRITE_CONFLICT = 112
 
 
