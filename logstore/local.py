@@ -147,9 +147,23 @@ def _start_local_database(env):
 
 def _release(env):
     """What the Procfile's release phase does on Heroku: create the indexes and migrate buckets of
-    an older layout (docs/DESIGN.md), before any worker serves a request."""
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "create-indexes"], env=env, check=False,
-                   preexec_fn=_die_with_parent)
+    an older layout (docs/DESIGN.md), before any worker serves a request. In this process, without
+    building the app, so that the start's one warning of an open service is not said twice."""
+    from .config import Settings
+    from .db import connect, ensure_all_indexes
+    from .store.migrate import migrate
+
+    settings = Settings.from_env(env)
+    database = connect(env["MONGO_URL"], settings.server_timeout_ms, settings.socket_timeout_ms)
+    try:
+        ensure_all_indexes(database, settings)
+        rewritten = migrate(database)
+        if rewritten:
+            print(f"logstore: {rewritten} sessions rewritten into hour buckets (docs/DESIGN.md)", flush=True)
+    except PyMongoError as exc:
+        print(f"logstore: could not create indexes or migrate now ({exc}); the workers will retry", flush=True)
+    finally:
+        database.client.close()
 
 
 def _start_gunicorn(env):
