@@ -72,14 +72,18 @@ def ensure_all_indexes(database, settings):
     ratelimit.ensure_indexes(database)
 
 
+def release(database, settings):
+    """What a release does before any worker serves: every index, then the migration of older
+    buckets; returns how many sessions were rewritten."""
+    ensure_all_indexes(database, settings)
+    return migrate(database)
+
+
 @click.command("create-indexes")
 def create_indexes_command():
     """Create (or confirm) every index and migrate older buckets; the Procfile's release phase runs this."""
-    database = get_db()
-    ensure_all_indexes(database, current_app.extensions["logstore.settings"])
-    click.echo("indexes are in place")
-    rewritten = migrate(database)
-    click.echo(f"buckets are of the current layout ({rewritten} sessions rewritten)")
+    rewritten = release(get_db(), current_app.extensions["logstore.settings"])
+    click.echo(f"indexes are in place; buckets are of the current layout ({rewritten} sessions rewritten)")
 
 
 @click.command("migrate")

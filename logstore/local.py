@@ -150,14 +150,12 @@ def _release(env):
     an older layout (docs/DESIGN.md), before any worker serves a request. In this process, without
     building the app, so that the start's one warning of an open service is not said twice."""
     from .config import Settings
-    from .db import connect, ensure_all_indexes
-    from .store.migrate import migrate
+    from .db import connect, release
 
     settings = Settings.from_env(env)
     database = connect(env["MONGO_URL"], settings.server_timeout_ms, settings.socket_timeout_ms)
     try:
-        ensure_all_indexes(database, settings)
-        rewritten = migrate(database)
+        rewritten = release(database, settings)
         if rewritten:
             print(f"logstore: {rewritten} sessions rewritten into hour buckets (docs/DESIGN.md)", flush=True)
     except PyMongoError as exc:

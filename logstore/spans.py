@@ -19,8 +19,13 @@ MAX_INSTANT = datetime(9999, 12, 31, 23, 0)
 
 def window_of(instant):
     """The start of the window that holds ``instant`` (naive UTC, or aware), as a naive UTC datetime."""
+    return floor(instant, SPAN)
+
+
+def floor(instant, step):
+    """``instant`` (naive UTC, or aware) rounded down to a whole ``step`` from the epoch, naive UTC."""
     since = instant - (EPOCH if instant.tzinfo is None else _AWARE_EPOCH)
-    return EPOCH + since // SPAN * SPAN
+    return EPOCH + since // step * step
 
 
 def after_window(instant):

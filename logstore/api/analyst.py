@@ -15,7 +15,7 @@ from ..db import get_db
 from ..errors import QUERY_TIMEOUT_DETAIL
 from ..readgate import gate
 from . import schemas
-from .logs import json_response, ns, settings
+from .logs import READ_UNAVAILABLE, json_response, ns, settings
 from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
 
 log = logging.getLogger(__name__)
@@ -26,8 +26,6 @@ EXPORTERS = {
     "ndjson": (exports.ndjson_chunks, "application/x-ndjson"),
     "csv": (exports.csv_chunks, "text/csv"),
 }
-BUSY = ("503", "Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; READS_BUSY: too many reads "
-        "across all users in this worker (each with Retry-After)")
 
 
 class ExportCut(RuntimeError):
@@ -40,7 +38,7 @@ class LogsExport(Resource):
     @ns.produces(["application/x-ndjson", "text/csv", "application/problem+json"])  # errors
     @ns.response(200, "Every matching action, streamed in time order (order=stored: window by window), not paged")
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
-    @ns.response(503, BUSY[1], schemas.problem)
+    @ns.response(503, READ_UNAVAILABLE, schemas.problem)
     @requires("read")
     def get(self):
         """Stream every matching action as NDJSON or CSV, in time order, with bounded memory."""
@@ -69,7 +67,7 @@ class LogsStats(Resource):
     @ns.doc(params={**FILTER_PARAMS, **STATS_PARAMS})
     @ns.response(200, "Counts per group, sorted by the group keys in the order given", [schemas.stats_row])
     @ns.response(400, "Unknown parameter, groupBy key or time zone; the problem names it", schemas.problem)
-    @ns.response(503, BUSY[1], schemas.problem)
+    @ns.response(503, READ_UNAVAILABLE, schemas.problem)
     @requires("read")
     def get(self):
         """Count matching actions per type, day (in a time zone), user and/or session."""

@@ -22,6 +22,8 @@ for model in schemas.ALL:
     ns.add_model(model.name, model)
 
 QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
+READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; READS_BUSY: too many "
+                    "reads across all users in this worker (each with Retry-After)")
 
 
 def json_response(data, status=200, headers=None):
@@ -91,8 +93,7 @@ class Logs(Resource):
     @ns.doc(params={**FILTER_PARAMS, **PAGE_PARAMS})
     @ns.response(200, "Matching session logs (or flat actions) in time order", [schemas.session_log])
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
-    @ns.response(503, "Database unavailable; QUERY_TIMEOUT: the query ran past its time limit; READS_BUSY: too "
-                 "many reads across all users in this worker (each with Retry-After)", schemas.problem)
+    @ns.response(503, READ_UNAVAILABLE, schemas.problem)
     @requires("read")
     def get(self):
         """Query actions by user, session, types and time range, page by page."""

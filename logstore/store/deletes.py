@@ -8,7 +8,7 @@ from pymongo.errors import ExecutionTimeout
 from .. import pipelines
 from ..transactions import Conflict, run_transaction
 from .buckets import SESSIONS, summary
-from .reads import QueryTimeout
+from .reads import QueryTimeout, run
 
 # Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
 DELETE_BATCH = 100
@@ -26,25 +26,22 @@ def delete_actions(db, log_filter, deadline=None):
     :return: how many actions were deleted.
     """
     stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
+    # A cursor, not reads.run: the listing of a large delete is streamed, and its limit (maxTimeMS)
+    # bounds the server's time on it across getMores, not the deletes done in between.
+    limit = deadline.max_time_ms() if deadline is not None else None
+    deleted, chunk = 0, []
     try:
-        cursor = db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **_limit(deadline))
+        with db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **({"maxTimeMS": limit} if limit else {})) as cursor:
+            for bucket in cursor:
+                chunk.append(bucket["_id"])
+                if len(chunk) == DELETE_BATCH:
+                    deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
+                    chunk = []
     except ExecutionTimeout:
         raise QueryTimeout() from None
-    deleted, chunk = 0, []
-    with cursor:
-        for bucket in cursor:
-            chunk.append(bucket["_id"])
-            if len(chunk) == DELETE_BATCH:
-                deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
-                chunk = []
     if chunk:
         deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
     return deleted
-
-
-def _limit(deadline):
-    limit = deadline.max_time_ms() if deadline is not None else None
-    return {"maxTimeMS": limit} if limit else {}
 
 
 def _delete_from_buckets(db, log_filter, bucket_ids, deadline):
@@ -56,11 +53,8 @@ def _delete_from_buckets(db, log_filter, bucket_ids, deadline):
 def _delete_batch(db, log_filter, bucket_ids, session, deadline):
     collection = db[SESSIONS]
     pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
-    try:
-        targets = {row["_id"]: set(row["i"]) for row in collection.aggregate(pipeline, session=session,
-                                                                               **_limit(deadline))}
-    except ExecutionTimeout:
-        raise QueryTimeout() from None
+    rows = run(collection, pipeline, deadline, session=session)
+    targets = {row["_id"]: set(row["i"]) for row in rows}
     if not targets:
         return 0
     operations, deleted = [], 0

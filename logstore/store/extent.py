@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from ..spans import EPOCH, later, window_of
+from ..spans import floor, later, window_of
 
 META = "meta"
 KEY = "sessions"
@@ -48,13 +48,7 @@ _seen = {}
 def around(earliest, latest):
     """The extent that holds actions from ``earliest`` to ``latest`` (naive or aware): from the
     window of the first to the end of the day after the last's."""
-    return Extent(window_of(earliest), later(_day_of(latest), 2 * DAY))
-
-
-def _day_of(instant):
-    if instant.tzinfo is not None:
-        instant = instant.replace(tzinfo=None) - instant.utcoffset()
-    return EPOCH + (instant - EPOCH) // DAY * DAY
+    return Extent(window_of(earliest), later(floor(latest, DAY), 2 * DAY))
 
 
 def _cache_key(db):
@@ -89,9 +83,6 @@ def widen(db, wanted):
         db[META].update_one({"_id": KEY}, update)
     _seen[key] = wanted if known is None else known.union(wanted)
 
-
-def forget(db):
-    _seen.pop(_cache_key(db), None)
 
 
 def layout(db):

@@ -42,7 +42,6 @@ def migrate(db, max_batches=None, full=False):
             return done
         chunk = keys[start:start + SESSIONS_PER_BATCH]
         run_transaction(db.client, lambda s: _rewrite(db, chunk, s), BATCH_SECONDS)
-        extent.forget(db)
         done += len(chunk)
     drop_obsolete_indexes(db)
     extent.mark_layout(db)

@@ -118,16 +118,22 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         if trace is not None:
             trace.append(pipeline)
         rows = run(collection, pipeline, deadline)
-        if hi >= stop:
-            ready, waiting = waiting + rows, []
-        else:
-            ready = [row for row in waiting + rows if row["actions"]["t"] < hi]
-            waiting = [row for row in waiting + rows if row["actions"]["t"] >= hi]
+        ready, waiting = _split(waiting + rows, None if hi >= stop else hi)
         if sort:
             ready.sort(key=pipelines.sort_key)
         yield from ready
         width = _next_width(width, len(rows), want)
         lo, hi = hi, later(hi, width)
+
+
+def _split(rows, before):
+    """``rows`` before the instant ``before`` (all when it is None), and the others."""
+    if before is None:
+        return rows, []
+    ready, later_rows = [], []
+    for row in rows:
+        (ready if row["actions"]["t"] < before else later_rows).append(row)
+    return ready, later_rows
 
 
 def _start(log_filter):
