@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import InsertOne
 
 from logstore import validation
-from logstore.store import buckets, extent
+from logstore.store import buckets, extent, hours
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -65,9 +65,25 @@ def stored_documents(raw_body):
     return documents
 
 
+def hour_documents(documents):
+    """The hours' counts (``store.hours``) of bucket documents of sessions not stored before."""
+    found = {}
+    for bucket in documents:
+        key = (bucket["userId"], bucket["sessionId"], bucket["w"])
+        hour = found.setdefault(key, {"userId": key[0], "sessionId": key[1], "w": key[2], "count": 0, "n": {},
+                                      "first": bucket["first"], "last": bucket["last"]})
+        hour["count"] += bucket["count"]
+        for kind, number in bucket["n"].items():
+            hour["n"][kind] = hour["n"].get(kind, 0) + number
+        hour["first"], hour["last"] = min(hour["first"], bucket["first"]), max(hour["last"], bucket["last"])
+    return list(found.values())
+
+
 def insert_documents(collection, documents):
-    """Insert bucket documents as stored and widen the stored extent over them, as a POST would."""
+    """Insert bucket documents as stored, with their hours' counts, and widen the stored extent over
+    them, as a POST would."""
     collection.insert_many(documents, ordered=False)
+    collection.database[hours.HOURS].insert_many(hour_documents(documents), ordered=False)
     wanted = extent.around(min(d["w"] for d in documents), max(d["last"] for d in documents))
     extent.widen(collection.database, wanted)
 

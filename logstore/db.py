@@ -87,8 +87,9 @@ def create_indexes_command():
 
 
 @click.command("migrate")
-@click.option("--full", is_flag=True, help="also check buckets of the current layout (a full scan)")
+@click.option("--full", is_flag=True, help="also check buckets of the current layout and count every hour again (a full scan)")
 def migrate_command(full):
-    """Rewrite buckets of an older layout; safe to run again, resumes where a stopped run ended."""
+    """Rewrite buckets of an older layout and count the sessions' hours; safe to run again, resumes
+    where a stopped run ended."""
     rewritten = migrate(get_db(), full=full)
     click.echo(f"{rewritten} sessions rewritten")

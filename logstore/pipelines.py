@@ -6,7 +6,7 @@ planner that only takes equalities plus one range (SecantusDB's) then still uses
 """
 from __future__ import annotations
 
-from .spans import window_of
+from .spans import SPAN, window_of
 
 ACTION = "actions"
 ALL_TYPES = ("CLICK", "VIEW", "NAVIGATE")
@@ -163,7 +163,7 @@ def sort_key(row):
 GROUP_KEYS = {"type": "type", "day": "day", "user": "userId", "session": "sessionId"}
 
 
-def stats_pipeline(log_filter, group_by, tz="UTC"):
+def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
     """Count matching actions per group, sorted by the group keys in the order given.
 
     A bucket that lies wholly inside the asked range (and, when counting per day, within one day
@@ -172,11 +172,12 @@ def stats_pipeline(log_filter, group_by, tz="UTC"):
 
     :param group_by: a sequence of GROUP_KEYS names; empty gives one row, the total.
     :param tz: an IANA name or ``±HH:MM`` offset, where days begin and end.
+    :param first_range: ``(lo, hi)``: only the buckets whose ``first`` is in ``[lo, hi)``.
     """
     fields = [GROUP_KEYS[name] for name in group_by]
     types = log_filter.types or ALL_TYPES
     counted = [{"type": kind, "t": "$first", "c": {"$ifNull": [f"$n.{kind}", 0]}} for kind in types]
-    stages = bucket_match_stages(log_filter)
+    stages = bucket_match_stages(log_filter, first_range)
     stages.append({"$project": {"userId": 1, "sessionId": 1, "actions": {
         "$cond": [whole_bucket(log_filter, "day" in fields, tz), counted, "$actions"]}}})
     stages.append({"$unwind": "$actions"})
@@ -194,6 +195,39 @@ def stats_pipeline(log_filter, group_by, tz="UTC"):
     stages.append({"$group": {"_id": group_id, "count": {"$sum": {"$ifNull": ["$actions.c", 1]}}}})
     if fields:
         stages.append({"$sort": {f"_id.{field}": 1 for field in fields}})
+    return stages
+
+
+def hours_stats_pipeline(log_filter, group_by, tz, lo, hi):
+    """Count matching actions per group from the hours' counts (``store.hours``) of the windows in
+    ``[lo, hi)`` (None: unbounded), which the caller has chosen inside the filter's time range.
+
+    When counting per day, a window with a midnight of ``tz`` inside it cannot be told apart by
+    day here: it gives a row ``{_id: {split: w}}`` instead, and the caller counts its buckets.
+    Rows are in no order.
+    """
+    fields = [GROUP_KEYS[name] for name in group_by]
+    types = log_filter.types or ALL_TYPES
+    match = {}
+    if log_filter.user_id is not None:
+        match["userId"] = log_filter.user_id
+    elif log_filter.session_id is not None:
+        match["sessionId"] = log_filter.session_id
+    window = {**({"$gte": lo} if lo is not None else {}), **({"$lt": hi} if hi is not None else {})}
+    if window:
+        match["w"] = window
+    rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
+    stages = [{"$match": stage} for stage in (match, rest) if stage]
+    stages.append({"$project": {"_id": 0, "userId": 1, "sessionId": 1, "w": 1, "rows": [
+        {"type": kind, "c": {"$ifNull": [f"$n.{kind}", 0]}} for kind in types]}})
+    stages.append({"$unwind": "$rows"})
+    stages.append({"$match": {"rows.c": {"$gt": 0}}})
+    values = {"type": "$rows.type", "day": _day("$w", tz), "userId": "$userId", "sessionId": "$sessionId"}
+    group_id = {field: values[field] for field in fields} if fields else None
+    if "day" in fields:
+        last_ms = {"$add": ["$w", int(SPAN.total_seconds() * 1000) - 1]}
+        group_id = {"$cond": [{"$eq": [_day("$w", tz), _day(last_ms, tz)]}, group_id, {"split": "$w"}]}
+    stages.append({"$group": {"_id": group_id, "count": {"$sum": "$rows.c"}}})
     return stages
 
 

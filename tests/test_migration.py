@@ -6,8 +6,9 @@ from datetime import datetime, timedelta
 from logstore import create_app, store
 from logstore.config import Settings
 from logstore.spans import SPAN
-from logstore.store import extent, migrate as migration
+from logstore.store import extent, hours, migrate as migration
 from tests.builders import action, session_log
+from tests.stored import assert_hours_agree
 
 BASE = datetime(2021, 3, 1, 22, 40)
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
@@ -60,6 +61,7 @@ def test_an_old_store_is_migrated_and_reads_every_action_once_in_time_order(db):
         assert sum(doc["n"].values()) == doc["count"] == len(doc["actions"])
     assert {d["b"] for d in docs if d["sessionId"] == "s0"} >= {2, 3}      # numbered after the old ones
     assert "user_last" not in db[store.SESSIONS].index_information()
+    assert_hours_agree(db)
     rows = walk(app.test_client())
     assert len(rows) == total
     ids = [r["id"] for r in rows]
@@ -77,6 +79,7 @@ def test_a_stopped_migration_resumes_where_it_ended(db, monkeypatch):
     assert migration.migrate(db) == 7
     assert db[store.SESSIONS].count_documents({"w": {"$exists": False}}) == 0
     assert sum(d["count"] for d in db[store.SESSIONS].find()) == total
+    assert_hours_agree(db)
 
 
 def test_appends_after_the_migration_go_to_windowed_buckets(db):
@@ -89,6 +92,7 @@ def test_appends_after_the_migration_go_to_windowed_buckets(db):
     assert response.get_json() == {"sessions": 1, "actions": 1, "duplicates": 1}
     docs = list(db[store.SESSIONS].find({"sessionId": "s0"}))
     assert all(d["w"] <= d["first"] <= d["last"] < d["w"] + SPAN for d in docs)
+    assert_hours_agree(db)
 
 
 def test_a_store_created_by_this_release_needs_no_migration(db):
@@ -100,3 +104,36 @@ def test_a_store_created_by_this_release_needs_no_migration(db):
 def _instant(text):
     from logstore.times import parse_time
     return parse_time(text)
+
+
+def seed_store_without_hours(db):
+    """A store as the release before this one left it: windowed buckets, no hours' counts."""
+    client = create_app(Settings(), database=db).test_client()
+    body = [session_log(user=f"u{s % 3}", session=f"s{s}", actions=[
+        action((BASE + timedelta(minutes=13 * k + s)).strftime("%Y-%m-%dT%H:%M:%S-06:00"), TYPES[(k + s) % 3])
+        for k in range(30)]) for s in range(12)]
+    assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+    db[hours.HOURS].drop()
+    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 2}})
+    return client
+
+
+def test_a_store_without_hours_counts_them_resumably_and_stats_stay_exact(db, monkeypatch):
+    client = seed_store_without_hours(db)
+    query = "/logs/stats?groupBy=day,type,user&tz=%2B05:30"
+    before = client.get(query).get_json()            # from the buckets alone: no hours yet
+    assert sum(row["count"] for row in before) == 12 * 30
+    monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 5)
+    assert migration.migrate(db, max_batches=1) == 0
+    # Sessions in (userId, sessionId) order: u0's four, then u1's first.
+    assert set(db[hours.HOURS].distinct("sessionId")) == {"s0", "s3", "s6", "s9", "s1"}
+    assert extent.layout(db) == 2 and extent.migrated_up_to(db) == ("u1", "s1")
+    assert client.get(query).get_json() == before     # still from the buckets: the hours are partial
+    assert migration.migrate(db) == 0
+    assert extent.layout(db) == extent.LAYOUT and extent.migrated_up_to(db) is None
+    assert_hours_agree(db)
+    assert client.get(query).get_json() == before     # now from the hours, the same counts
+    db[hours.HOURS].delete_many({"sessionId": "s3"})  # as if a writer of the release before had run
+    assert migration.migrate(db) == 0 and db[hours.HOURS].count_documents({"sessionId": "s3"}) == 0
+    migration.migrate(db, full=True)
+    assert_hours_agree(db)

@@ -7,6 +7,7 @@ from logstore import store
 from logstore.store import buckets
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
+from tests.stored import assert_hours_agree
 
 
 def put(db, body):
@@ -126,6 +127,7 @@ def test_racing_writers_on_one_session_lose_nothing_and_duplicate_nothing(db, mo
     docs = list(db.sessions.find())
     assert all(d["count"] == len(d["actions"]) <= 7 for d in docs)
     assert sorted(d["b"] for d in docs) == list(range(len(docs)))
+    assert_hours_agree(db)
 
 
 def test_indexes_are_created_idempotently(db):
@@ -133,3 +135,4 @@ def test_indexes_are_created_idempotently(db):
     store.ensure_indexes(db)
     names = set(db.sessions.index_information())
     assert {"session_bucket", "first", "types_first", "user_first", "session_first", "last"} <= names
+    assert {"session_hour", "w", "user_w", "session_w", "last"} <= set(db.session_hours.index_information())

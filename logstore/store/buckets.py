@@ -9,7 +9,8 @@ a read can skip it and a count can add it up without unwinding it.
 
 Every ingest is one multi-document transaction: read the sessions' buckets (their heads per window,
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
-opens new ones; the stored extent is widened first when the batch goes past it (``extent``). Each
+opens new ones, and one that adds the new actions to the sessions' hour counts (``hours``); the
+stored extent is widened first when the batch goes past it (``extent``). Each
 update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
 sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
 the read, and sees the winner's actions and ids.
@@ -28,7 +29,7 @@ from pymongo.errors import OperationFailure
 from .. import pipelines
 from ..transactions import Conflict, StorageBusy, run_transaction
 from .. import spans
-from . import extent
+from . import extent, hours
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -112,7 +113,7 @@ def _write(db, merged, session, on_commit):
     # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
     # writes are the same; which runs first does not matter inside the transaction, where any
     # failure (a conflict, a duplicate bucket) undoes all of them.
-    updates, inserts = [], []
+    updates, inserts, counts = [], [], []
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
         result.duplicates += len(actions) - len(fresh)
@@ -121,10 +122,12 @@ def _write(db, merged, session, on_commit):
             continue
         for operation in session_operations(key, heads.get(key), fresh):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
+        counts.extend(hours.added(key, fresh))
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
             raise Conflict()
+        db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
     if on_commit is not None:
         on_commit(session, result)
     return result

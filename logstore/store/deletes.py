@@ -7,6 +7,7 @@ from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
 from ..transactions import Conflict, run_transaction
+from . import hours
 from .buckets import SESSIONS, summary
 from .reads import QueryTimeout, run
 
@@ -15,7 +16,8 @@ DELETE_BATCH = 100
 
 
 def delete_actions(db, log_filter, deadline=None):
-    """Delete the matching actions; rewrite each touched bucket's summary, remove emptied buckets.
+    """Delete the matching actions; rewrite each touched bucket's summary and its hour's counts,
+    remove emptied buckets.
 
     Each batch of buckets is one transaction that finds the matching actions with the same
     pipeline stages as a query, then rewrites each bucket conditioned on its ``count``. An append
@@ -57,15 +59,21 @@ def _delete_batch(db, log_filter, bucket_ids, session, deadline):
     targets = {row["_id"]: set(row["i"]) for row in rows}
     if not targets:
         return 0
-    operations, deleted = [], 0
+    operations, counts, deleted = [], [], 0
     for bucket in collection.find({"_id": {"$in": list(targets)}}, session=session):
-        kept = [a for i, a in enumerate(bucket["actions"]) if i not in targets[bucket["_id"]]]
+        gone = targets[bucket["_id"]]
+        kept = [a for i, a in enumerate(bucket["actions"]) if i not in gone]
         deleted += len(bucket["actions"]) - len(kept)
         condition = {"_id": bucket["_id"], "count": bucket["count"]}
         operations.append(UpdateOne(condition, {"$set": rewritten(kept)}) if kept else DeleteOne(condition))
+        if bucket.get("w") is not None:
+            key = (bucket["userId"], bucket["sessionId"])
+            counts.extend(hours.removed(key, bucket["w"], [a for i, a in enumerate(bucket["actions"]) if i in gone]))
     written = collection.bulk_write(operations, ordered=True, session=session)
     if written.matched_count + written.deleted_count != len(operations):
         raise Conflict()
+    if counts:
+        db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
     return deleted
 
 

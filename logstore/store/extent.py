@@ -26,7 +26,9 @@ from ..spans import floor, later, window_of
 
 META = "meta"
 KEY = "sessions"
-LAYOUT = 2          # buckets bounded to one window (``spans``), with per-type counts
+# 2: buckets bounded to one window (``spans``), with per-type counts; 3: and the hours' counts
+# (``hours``) kept with them.
+LAYOUT = 3
 
 
 @dataclass(frozen=True)
@@ -85,11 +87,23 @@ def widen(db, wanted):
 
 
 
-def layout(db):
-    """The stored layout number: 2 once migrated or created by this release, else None."""
-    document = db[META].find_one({"_id": KEY})
+def layout(db, max_time_ms=None):
+    """The stored layout number: ``LAYOUT`` once migrated or created by this release, else older
+    or None."""
+    options = {"max_time_ms": max_time_ms} if max_time_ms else {}
+    document = db[META].find_one({"_id": KEY}, **options)
     return document.get("layout") if document else None
 
 
 def mark_layout(db):
-    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}}, upsert=True)
+    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": ""}}, upsert=True)
+
+
+def migrated_up_to(db):
+    """The last session a migration in progress has finished (``[userId, sessionId]``), or None."""
+    document = db[META].find_one({"_id": KEY})
+    return tuple(document["migratedUpTo"]) if document and document.get("migratedUpTo") else None
+
+
+def mark_migrated_up_to(db, key):
+    db[META].update_one({"_id": KEY}, {"$set": {"migratedUpTo": list(key)}}, upsert=True)

@@ -5,7 +5,7 @@ import logging
 
 from pymongo import ASCENDING
 
-from . import extent
+from . import extent, hours
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -31,14 +31,17 @@ def ensure_indexes(db, retention_days=None):
 
     A store with no buckets yet is marked as of this layout, so that it never needs migrating.
 
-    :param retention_days: when set, the ``last`` index is also a TTL index: a bucket is removed
-        once its newest action is older than this. A changed value is applied with ``collMod``;
+    :param retention_days: when set, the ``last`` index is also a TTL index: a bucket (and an
+        hour's counts) is removed once its newest action is older than this. A changed value is applied with ``collMod``;
         None removes the expiry (the index is rebuilt without it: MongoDB cannot unset a TTL).
     """
     collection = db[SESSIONS]
     for keys, options in INDEXES:
         collection.create_index(keys, **options)
-    _ensure_retention(db, retention_days)
+    for keys, options in hours.INDEXES:
+        db[hours.HOURS].create_index(keys, **options)
+    for name in (SESSIONS, hours.HOURS):
+        _ensure_retention(db, name, retention_days)
     if extent.layout(db) is None and collection.find_one({}, {"_id": 1}) is None:
         extent.mark_layout(db)
 
@@ -51,15 +54,15 @@ def drop_obsolete_indexes(db):
             log.info("index %s of the previous layout dropped", name)
 
 
-def _ensure_retention(db, retention_days):
-    collection = db[SESSIONS]
+def _ensure_retention(db, name, retention_days):
+    collection = db[name]
     wanted = None if retention_days is None else max(1, round(retention_days * 86400))
     existing = collection.index_information().get(RETENTION_INDEX)
     if existing is not None and existing.get("expireAfterSeconds") == wanted:
         return
     if existing is not None and wanted is not None and "expireAfterSeconds" in existing:
-        db.command("collMod", SESSIONS, index={"name": RETENTION_INDEX, "expireAfterSeconds": wanted})
-        log.info("retention changed to %s s (collMod)", wanted)
+        db.command("collMod", name, index={"name": RETENTION_INDEX, "expireAfterSeconds": wanted})
+        log.info("retention of %s changed to %s s (collMod)", name, wanted)
         return
     if existing is not None:
         collection.drop_index(RETENTION_INDEX)
@@ -67,4 +70,4 @@ def _ensure_retention(db, retention_days):
     if wanted is not None:
         options["expireAfterSeconds"] = wanted
     collection.create_index([("last", ASCENDING)], **options)
-    log.info("index %s (re)built, expireAfterSeconds=%s", RETENTION_INDEX, wanted)
+    log.info("index %s of %s (re)built, expireAfterSeconds=%s", RETENTION_INDEX, name, wanted)

@@ -1,11 +1,13 @@
-"""Bring buckets of the previous layout (no time window, no per-type counts) to this one.
+"""Bring a store of an earlier layout to this one: buckets without a time window or per-type
+counts (layout 1) are rewritten, then every session's hours are counted (layout 2 had none).
 
 Idempotent and resumable: one pass lists the sessions that hold a bucket without ``w``, then each
 batch of sessions is rewritten in one transaction (their old buckets' actions go through the
 ordinary write path, ``buckets.session_operations``, into windowed buckets numbered after the
 session's last, and the old buckets are deleted), so a run stopped anywhere leaves every session
-either old or new, never both halves, and the next run does only what is left. The layout mark is
-set once a pass finds nothing left.
+either old or new, never both halves, and the next run does only what is left. Hours are counted
+the same way, a batch of sessions per transaction that replaces their hour documents, and the meta
+document keeps the last session done. The layout mark is set once both passes are through.
 """
 from __future__ import annotations
 
@@ -13,9 +15,9 @@ import logging
 
 from pymongo import DeleteOne, UpdateOne
 
-from .. import spans
+from .. import pipelines, spans
 from ..transactions import Conflict, run_transaction
-from . import extent
+from . import extent, hours
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -26,28 +28,78 @@ BATCH_SECONDS = 30
 
 
 def migrate(db, max_batches=None, full=False):
-    """Rewrite every session that holds a bucket of the previous layout; return how many.
+    """Bring the store to this layout; return how many sessions were rewritten into windowed buckets.
+
+    First every session that holds a bucket of the first layout is rewritten into windowed
+    buckets; then every session's hours are counted from its buckets (``hours``), in batches whose
+    progress is kept in the meta document, so that a stopped run resumes after the last batch.
 
     :param max_batches: stop after this many batches (a test of resuming, or a bounded step).
-    :param full: also rewrite buckets of this layout whose actions left their window (written by
-        a release before this one, still running while this one was deployed); a full scan.
+    :param full: also rewrite buckets of this layout whose actions left their window, and count
+        every session's hours again (writes of a release before this one, still running while
+        this one was deployed); a full scan.
     """
     if not full and extent.layout(db) == extent.LAYOUT:
         return 0
+    budget = [max_batches]
     keys = _sessions_to_rewrite(db, full)
-    done = 0
-    for batch, start in enumerate(range(0, len(keys), SESSIONS_PER_BATCH)):
-        if max_batches is not None and batch >= max_batches:
-            log.info("migration paused after %d sessions; %d left", done, len(keys) - done)
-            return done
-        chunk = keys[start:start + SESSIONS_PER_BATCH]
-        run_transaction(db.client, lambda s: _rewrite(db, chunk, s), BATCH_SECONDS)
-        done += len(chunk)
+    done = _in_batches(db, keys, _rewrite, budget)
+    if done < len(keys):
+        return done
+    resume = None if full else extent.migrated_up_to(db)
+    keys = [key for key in _all_sessions(db) if resume is None or key > resume]
+    counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
+    if counted < len(keys):
+        return done
     drop_obsolete_indexes(db)
     extent.mark_layout(db)
-    if done:
-        log.info("migration done: %d sessions rewritten into windowed buckets", done)
+    if done or counted:
+        log.info("migration done: %d sessions rewritten into windowed buckets, %d sessions' hours counted",
+                 done, counted)
     return done
+
+
+def _in_batches(db, keys, rewrite, budget, keep_progress=False):
+    """Run ``rewrite(db, chunk, session)`` on ``keys`` in transactions of SESSIONS_PER_BATCH sessions,
+    while ``budget[0]`` (batches left; None: no limit) allows; return how many keys were done."""
+    done = 0
+    for start in range(0, len(keys), SESSIONS_PER_BATCH):
+        if budget[0] is not None:
+            if budget[0] <= 0:
+                log.info("migration paused after %d sessions; %d left", done, len(keys) - done)
+                return done
+            budget[0] -= 1
+        chunk = keys[start:start + SESSIONS_PER_BATCH]
+        run_transaction(db.client, lambda s: rewrite(db, chunk, s), BATCH_SECONDS)
+        if keep_progress:
+            extent.mark_migrated_up_to(db, chunk[-1])
+        done += len(chunk)
+    return done
+
+
+def _all_sessions(db):
+    keys = {(b["userId"], b["sessionId"]) for b in db[SESSIONS].find({}, {"userId": 1, "sessionId": 1, "_id": 0})}
+    return sorted(keys)
+
+
+def _count_hours(db, keys, session):
+    """Replace the hours of the sessions ``keys`` by counts of their buckets as they are now."""
+    wanted = set(keys)
+    projection = {"userId": 1, "sessionId": 1, "w": 1, "count": 1, "first": 1, "last": 1, "n": 1}
+    group = {"_id": {"u": "$userId", "s": "$sessionId", "w": "$w"}, "count": {"$sum": "$count"},
+             "first": {"$min": "$first"}, "last": {"$max": "$last"},
+             **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}
+    rows = {}
+    for row in db[SESSIONS].aggregate(pipelines.heads_pipeline(keys, projection) + [{"$group": group}],
+                                      session=session):
+        key = (row["_id"]["u"], row["_id"]["s"])
+        if key in wanted and row["_id"].get("w") is not None:
+            rows.setdefault(key, []).append({**row, "w": row["_id"]["w"]})
+    operations = []
+    for key in keys:
+        operations.extend(hours.rebuilt(key, rows.get(key, ())))
+    db[hours.HOURS].bulk_write(operations, ordered=True, session=session)
+    return len(keys)
 
 
 def _out_of_layout(full):

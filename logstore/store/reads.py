@@ -19,10 +19,9 @@ from datetime import timedelta
 from itertools import islice
 
 import pymongo
-from pymongo.errors import ExecutionTimeout, NetworkTimeout, OperationFailure
+from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
-from ..filters import InvalidParameter
 from ..spans import later, window_of
 from . import extent
 from .buckets import SESSIONS
@@ -156,15 +155,3 @@ def export_rows(db, log_filter, ordered=True, deadline=None):
     """Every matching action row, in time order (or, ``ordered=False``, window by window in bucket
     order), as a generator; each window read is bounded by ``deadline``."""
     return ordered_rows(db, log_filter, want=EXPORT_ROWS, deadline=deadline, sort=ordered)
-
-
-def action_stats(db, log_filter, group_by, tz, deadline=None):
-    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
-    pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
-    try:
-        return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
-    except OperationFailure as exc:
-        # Python's tz database knew the name but the server's does not (a version apart).
-        if exc.code in (40485, 40517):
-            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
-        raise

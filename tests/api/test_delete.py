@@ -10,6 +10,7 @@ from logstore.store import buckets, deletes
 from logstore.filters import LogFilter
 from logstore.validation import parse_batch
 from tests.builders import SPEC_EXAMPLE, action, session_log
+from tests.stored import assert_hours_agree
 
 
 def post(client, body):
@@ -34,6 +35,7 @@ def assert_summaries_right(db):
         assert bucket["count"] == len(times) > 0
         assert (bucket["first"], bucket["last"]) == (min(times), max(times))
         assert bucket["types"] == sorted({a["type"] for a in bucket["actions"]})
+    assert_hours_agree(db)
 
 
 def test_deletes_exactly_the_matching_actions_and_keeps_summaries_right(client, db):

@@ -1,0 +1,74 @@
+"""Per session and hour, how many actions of each type it holds: what ``/logs/stats`` adds up.
+
+One small document per ``(userId, sessionId, w)``, where ``w`` is the window (``spans``) of the
+session's buckets it sums up: ``{userId, sessionId, w, count, n: {type: count}, first, last}``.
+Written in the same transaction as the buckets (an upsert of ``$inc``), changed by deletes in the
+same transaction as theirs, so it always agrees with them. A count reads these instead of the
+buckets: a document of a few fields costs a fraction of a bucket of hundreds of actions to read,
+on SecantusDB (which decodes every document it reads whole) as on MongoDB (which pages it in).
+
+``first``/``last`` are widened by writes and left as they are by deletes; ``last`` carries the
+retention TTL, so an hour's counts expire with its newest bucket (docs/DESIGN.md).
+"""
+from __future__ import annotations
+
+from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
+
+from .. import pipelines, spans
+
+HOURS = "session_hours"
+
+INDEXES = (
+    ([("userId", ASCENDING), ("sessionId", ASCENDING), ("w", ASCENDING)], {"name": "session_hour", "unique": True}),
+    ([("w", ASCENDING)], {"name": "w"}),
+    ([("userId", ASCENDING), ("w", ASCENDING)], {"name": "user_w"}),
+    ([("sessionId", ASCENDING), ("w", ASCENDING)], {"name": "session_w"}),
+)
+
+
+def _by_window(actions):
+    """``{w: (count, {type: count}, first, last)}`` of a list of actions."""
+    windows = {}
+    for action in actions:
+        window = spans.window_of(action["t"])
+        count, counts, first, last = windows.get(window, (0, {}, action["t"], action["t"]))
+        counts[action["type"]] = counts.get(action["type"], 0) + 1
+        windows[window] = (count + 1, counts, min(first, action["t"]), max(last, action["t"]))
+    return windows
+
+
+def _key_filter(key, window):
+    return {"userId": key[0], "sessionId": key[1], "w": window}
+
+
+def added(key, actions):
+    """Upserts that add the newly stored ``actions`` of session ``key`` to its hours."""
+    operations = []
+    for window, (count, counts, first, last) in sorted(_by_window(actions).items()):
+        increments = {"count": count, **{f"n.{kind}": number for kind, number in counts.items()}}
+        operations.append(UpdateOne(_key_filter(key, window), {
+            "$inc": increments, "$min": {"first": first}, "$max": {"last": last}}, upsert=True))
+    return operations
+
+
+def removed(key, window, actions):
+    """Operations that take the deleted ``actions`` (all of ``window``) off their hour's counts and
+    drop the hour once it counts nothing. An hour not built yet (a store being migrated) is left
+    alone: the migration counts the buckets as they are then."""
+    counts = {}
+    for action in actions:
+        counts[action["type"]] = counts.get(action["type"], 0) - 1
+    where = _key_filter(key, window)
+    return [UpdateOne(where, {"$inc": {"count": -len(actions), **{f"n.{k}": v for k, v in counts.items()}}}),
+            DeleteOne({**where, "count": {"$lte": 0}})]
+
+
+def rebuilt(key, rows):
+    """Operations that replace the hours of session ``key`` by ``rows`` counted from its buckets:
+    ``{w, count, first, last, <type>: count…}`` (the migration, and ``migrate --full``)."""
+    operations = [DeleteMany({"userId": key[0], "sessionId": key[1]})]
+    for row in rows:
+        counts = {kind: row[kind] for kind in pipelines.ALL_TYPES if row.get(kind)}
+        operations.append(InsertOne({**_key_filter(key, row["w"]), "count": row["count"], "n": counts,
+                                     "first": row["first"], "last": row["last"]}))
+    return operations
