@@ -198,13 +198,16 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
     return stages
 
 
-def hours_stats_pipeline(log_filter, group_by, tz, lo, hi):
-    """Count matching actions per group from the hours' counts (``store.hours``) of the windows in
-    ``[lo, hi)`` (None: unbounded), which the caller has chosen inside the filter's time range.
+def hours_stats_pipeline(log_filter, group_by, lo, hi):
+    """The matching actions per window (and per user or session when grouped by them), added up
+    from the hours' counts (``store.hours``) of the windows in ``[lo, hi)`` (None: unbounded),
+    which the caller has chosen inside the filter's time range: rows ``{_id: {w, userId?,
+    sessionId?}, <type>: count, …}`` for each asked type, in no order.
 
-    When counting per day, a window with a midnight of ``tz`` inside it cannot be told apart by
-    day here: it gives a row ``{_id: {split: w}}`` instead, and the caller counts its buckets.
-    Rows are in no order.
+    Days are left to the caller: the rows are few (windows × users or sessions asked), and an
+    expression per document (``$dateToString`` for each, a row per type) would cost more than the
+    read itself on a planner that evaluates expressions in Python (SecantusDB: 3.0 s against 0.5 s
+    for a month of a million actions).
     """
     fields = [GROUP_KEYS[name] for name in group_by]
     types = log_filter.types or ALL_TYPES
@@ -218,16 +221,8 @@ def hours_stats_pipeline(log_filter, group_by, tz, lo, hi):
         match["w"] = window
     rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
     stages = [{"$match": stage} for stage in (match, rest) if stage]
-    stages.append({"$project": {"_id": 0, "userId": 1, "sessionId": 1, "w": 1, "rows": [
-        {"type": kind, "c": {"$ifNull": [f"$n.{kind}", 0]}} for kind in types]}})
-    stages.append({"$unwind": "$rows"})
-    stages.append({"$match": {"rows.c": {"$gt": 0}}})
-    values = {"type": "$rows.type", "day": _day("$w", tz), "userId": "$userId", "sessionId": "$sessionId"}
-    group_id = {field: values[field] for field in fields} if fields else None
-    if "day" in fields:
-        last_ms = {"$add": ["$w", int(SPAN.total_seconds() * 1000) - 1]}
-        group_id = {"$cond": [{"$eq": [_day("$w", tz), _day(last_ms, tz)]}, group_id, {"split": "$w"}]}
-    stages.append({"$group": {"_id": group_id, "count": {"$sum": "$rows.c"}}})
+    group_id = {"w": "$w", **{field: f"${field}" for field in ("userId", "sessionId") if field in fields}}
+    stages.append({"$group": {"_id": group_id, **{kind: {"$sum": f"$n.{kind}"} for kind in types}}})
     return stages
 
 

@@ -5,7 +5,8 @@ Every window ``w`` (``spans``) is counted by exactly one of two reads, chosen fr
 the window alone, never from the data, so the two never overlap or leave a gap:
 
 - the hours (``store.hours``) of every window wholly inside ``from``/``to`` and, when counting per
-  day, with no midnight of ``tz`` inside it: a document per session and hour, summed;
+  day, with no midnight of ``tz`` inside it: a document per session and hour, summed per window
+  by the database, then per day and type here;
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
   hours, whatever the range.
@@ -14,15 +15,20 @@ A store not yet migrated to this layout has no hours to read: it is counted from
 """
 from __future__ import annotations
 
+from datetime import timedelta, timezone
+
 from pymongo.errors import OperationFailure
 
 from .. import pipelines
 from ..filters import InvalidParameter
+from ..times import parse_tz
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
 from .hours import HOURS
 from .reads import run
+
+ONE_MS = timedelta(milliseconds=1)
 
 
 def action_stats(db, log_filter, group_by, tz, deadline=None):
@@ -35,12 +41,19 @@ def action_stats(db, log_filter, group_by, tz, deadline=None):
         totals = {}
         split = set()
         if lo is None or hi is None or lo < hi:
-            pipeline = pipelines.hours_stats_pipeline(log_filter, group_by, tz, lo, hi)
+            days = _Days(tz, "day" in fields)
+            types = log_filter.types or pipelines.ALL_TYPES
+            pipeline = pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
             for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
-                if row["_id"] and "split" in row["_id"]:
-                    split.add(row["_id"]["split"])
-                else:
-                    _add(totals, fields, row)
+                window = row["_id"]["w"]
+                day = days.of(window)
+                if day is None:
+                    split.add(window)
+                    continue
+                for kind in types:
+                    if row[kind]:
+                        values = {**row["_id"], "type": kind, "day": day}
+                        _add(totals, fields, {"_id": values, "count": row[kind]})
         for start, end in _runs(sorted(edges | split)):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
@@ -53,6 +66,30 @@ def action_stats(db, log_filter, group_by, tz, deadline=None):
     rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in totals.items()]
     rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())
     return rows
+
+
+class _Days:
+    """The day (``YYYY-MM-DD`` in ``tz``) of every action of a window, or None when a midnight of
+    ``tz`` lies inside the window; each window worked out once. Python's tz database here, the
+    server's for the windows read from the buckets: they agree but for a zone whose rules changed
+    between their versions."""
+
+    def __init__(self, tz, by_day):
+        self.zone = parse_tz(tz)[1] if by_day else None
+        self.known = {}
+
+    def of(self, window):
+        if self.zone is None:
+            return ""
+        if window not in self.known:
+            first = _as_utc(window).astimezone(self.zone).date()
+            last = _as_utc(window + SPAN - ONE_MS).astimezone(self.zone).date()
+            self.known[window] = first.isoformat() if first == last else None
+        return self.known[window]
+
+
+def _as_utc(instant):
+    return instant.replace(tzinfo=timezone.utc)
 
 
 def _whole_windows(log_filter):
