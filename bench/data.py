@@ -65,6 +65,16 @@ def stored_documents(raw_body):
     return documents
 
 
+def stored_writes(raw_body):
+    """Every write operation the service sends for ``raw_body`` into an empty store: the buckets'
+    and the hours' counts (the CPU of a POST beyond validation, without the database)."""
+    operations = []
+    for key, actions in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
+        operations.extend(buckets.session_operations(key, None, actions))
+        operations.extend(hours.added(key, actions))
+    return operations
+
+
 def hour_documents(documents):
     """The hours' counts (``store.hours``) of bucket documents of sessions not stored before."""
     found = {}

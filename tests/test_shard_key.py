@@ -136,3 +136,18 @@ def test_user_queries_carry_the_shard_key(watched, query):
         pages += 1
     assert pages > 1
     assert_all_targeted(recorder)
+
+
+@pytest.mark.parametrize("query", [
+    "userId=u0&groupBy=day,type&tz=%2B05:30&to=2020-01-02T10:00:30Z",
+    "userId=u0&sessionId=s0&groupBy=type&from=2020-01-01T00:30:00Z&to=2020-01-02T23:00:00Z",
+])
+def test_user_stats_carry_the_shard_key(watched, query):
+    client, recorder = watched
+    assert client.post("/logs", json=body("u", 4, count=30)).status_code == 201
+    recorder.commands.clear()
+    reply = client.get(f"/logs/stats?{query}")
+    assert reply.status_code == 200 and reply.get_json(), reply.get_json()
+    collections = {command.get(name) for name, command in recorder.commands if name == "aggregate"}
+    assert collections == {"session_hours", "sessions"}          # the hours' counts and the cut windows
+    assert_all_targeted(recorder)

@@ -31,12 +31,18 @@ from .reads import run
 ONE_MS = timedelta(milliseconds=1)
 
 
-def action_stats(db, log_filter, group_by, tz, deadline=None):
-    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
+def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
+    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted.
+
+    :param trace: a list that receives ``(collection name, pipeline)`` of each read (the benchmark).
+    """
     fields = [pipelines.GROUP_KEYS[name] for name in group_by]
+    trace = trace if trace is not None else []
     try:
         if extent.layout(db, deadline.max_time_ms() if deadline else None) != extent.LAYOUT:
-            return run(db[SESSIONS], pipelines.stats_pipeline(log_filter, group_by, tz), deadline, allowDiskUse=True)
+            pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
+            trace.append((SESSIONS, pipeline))
+            return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
         lo, hi, edges = _whole_windows(log_filter)
         totals = {}
         split = set()
@@ -44,6 +50,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None):
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
             pipeline = pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
+            trace.append((HOURS, pipeline))
             for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
                 window = row["_id"]["w"]
                 day = days.of(window)
@@ -56,6 +63,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None):
                         _add(totals, fields, {"_id": values, "count": row[kind]})
         for start, end in _runs(sorted(edges | split)):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
+            trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 _add(totals, fields, row)
     except OperationFailure as exc:

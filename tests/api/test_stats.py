@@ -157,3 +157,28 @@ def test_buckets_cut_by_the_range_are_counted_exactly(client, dense, start, end)
 
 def test_with_no_range_and_no_day_every_bucket_is_counted_from_its_summary(db, dense):
     assert whole_share(db, "", False, "UTC") == 1
+
+
+def read_windows(db, query, group_by, tz):
+    """The collections ``store.action_stats`` read, and the ``first`` ranges of its bucket reads."""
+    from logstore import filters, store
+    from werkzeug.datastructures import MultiDict
+    from urllib.parse import parse_qsl
+    trace = []
+    store.action_stats(db, filters.parse_filter(MultiDict(parse_qsl(query))), group_by, tz, trace=trace)
+    ranges = [tuple(stage["$match"]["first"].values()) for name, pipeline in trace if name == "sessions"
+              for stage in pipeline[:1]]
+    return [name for name, _ in trace], ranges
+
+
+def test_a_count_reads_buckets_only_for_the_hours_that_hold_a_range_end_or_a_midnight(db, dense):
+    hour = timedelta(hours=1)
+    assert read_windows(db, "", ("day", "type"), "UTC") == (["session_hours"], [])
+    assert read_windows(db, "", ("user",), "+05:30") == (["session_hours"], [])
+    # Midnight at +05:30 is 18:30Z: the data covers two of them, each inside one hour.
+    names, ranges = read_windows(db, "", ("day", "type"), "+05:30")
+    assert ranges == [(datetime(2020, 3, d, 18), datetime(2020, 3, d, 18) + hour) for d in (7, 8)]
+    names, ranges = read_windows(db, "from=2020-03-07T20:15:00Z&to=2020-03-08T09:00:00Z", ("type",), "UTC")
+    assert ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21)), (datetime(2020, 3, 8, 9), datetime(2020, 3, 8, 10))]
+    names, ranges = read_windows(db, "from=2020-03-07T20:00:00Z&to=2020-03-07T20:59:59.999Z", ("type",), "UTC")
+    assert names == ["sessions"] and ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21))]
