@@ -89,6 +89,12 @@ def hour_documents(documents):
     return list(found.values())
 
 
+def raw_write(db, documents, hour_documents):
+    """What a driver sends to store bucket documents and their hours' counts: two ``insert_many``."""
+    db[buckets.SESSIONS].insert_many(documents, ordered=False)
+    db[hours.HOURS].insert_many(hour_documents, ordered=False)
+
+
 def insert_documents(collection, documents):
     """Insert bucket documents as stored, with their hours' counts, and widen the stored extent over
     them, as a POST would."""

@@ -8,7 +8,7 @@ import time
 from pymongo import UpdateOne
 
 from logstore import spans, validation
-from logstore.store import extent
+from logstore.store import extent, hours
 
 from . import data
 from .procs import cpu_seconds, worker_pids
@@ -62,7 +62,9 @@ def run_post(ctx):
         for index in range(repeats):
             body = ten_thousand_action_body(ctx)
             documents = data.stored_documents(ten_thousand_action_body(ctx))
-            steps = [("post", lambda: _post(http, body)), ("raw", lambda: collection.insert_many(documents))]
+            counts = data.hour_documents(documents)
+            steps = [("post", lambda: _post(http, body)),
+                     ("raw", lambda: data.raw_write(collection.database, documents, counts))]
             for name, step in (steps if index % 2 == 0 else steps[::-1]):
                 start = time.perf_counter()
                 step()
@@ -74,7 +76,8 @@ def run_post(ctx):
     post, raw = percentile(posts, 0.5), percentile(raws, 0.5)
     ctx.report.table(
         f"POST of the 10,000-action body to gunicorn (1 worker) on loopback, end to end, "
-        f"against pymongo `insert_many` of the same bucket documents (w: majority), median of {repeats}, interleaved",
+        f"against pymongo `insert_many` of the same documents (the buckets, then their hours' counts; w: majority), "
+        f"median of {repeats}, interleaved",
         ("what", "median", "ratio", "target"),
         [("raw driver write", f"{raw * 1000:.0f} ms", "1.00", ""),
          ("POST /logs (HTTP + validate + transaction)", f"{post * 1000:.0f} ms", f"{ratio(post, raw):.2f}",
@@ -109,7 +112,7 @@ def run_throughput(ctx):
             for turn in range(rounds):
                 raw_firsts = [[ctx.take_sessions(BATCH_SESSIONS) for _ in range(batches)] for _ in range(CLIENTS)]
                 http_firsts = [[ctx.take_sessions(BATCH_SESSIONS) for _ in range(batches)] for _ in range(CLIENTS)]
-                raw_work = [[data.stored_documents(_batch_body(ctx, first)) for first in firsts]
+                raw_work = [[_documents_and_hours(_batch_body(ctx, first)) for first in firsts]
                             for firsts in raw_firsts]
                 http_work = [[_batch_body(ctx, first) for first in firsts] for firsts in http_firsts]
                 web_before = sum(cpu_seconds(pid) for pid in worker_pids(server))
@@ -130,7 +133,8 @@ def run_throughput(ctx):
     ctx.report.table(
         f"HTTP ingest throughput: {CLIENTS} concurrent clients, each sending {batches} batches of "
         f"{BATCH_SESSIONS} sessions × {BATCH_ACTIONS} actions (sessions of {ctx.users_for_ingest:,} users), "
-        f"against {CLIENTS} threads bulk-writing (`insert_many`, w: majority) the same documents; "
+        f"against {CLIENTS} threads bulk-writing (`insert_many`, w: majority) the same documents (buckets and "
+        f"their hours' counts); "
         f"the median of {rounds} rounds (every round's ratio in brackets), HTTP first into the fresh "
         f"database, no untimed raw round before; the slowest POST counts every request, warm-up included",
         ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "target",
@@ -140,7 +144,7 @@ def run_throughput(ctx):
         f"Appends (no target; for the capacity estimate): after those rounds, the same clients send "
         f"{BATCH_ACTIONS} more actions to every session of the last round's batches, against the raw "
         f"writers `$push`ing the same actions into the same buckets (`bulk_write` of `UpdateOne` by "
-        f"userId, sessionId, b); the median of {rounds} rounds, each {BATCH_ACTIONS} actions more per session. "
+        f"userId, sessionId, b) and `$inc`ing their hours' counts; the median of {rounds} rounds, each {BATCH_ACTIONS} actions more per session. "
         f"A round far below the others, or a POST of seconds, is SecantusDB stalling transactions "
         f"(docs/DESIGN.md, emulator gaps)",
         ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "database CPU µs per action, HTTP / raw",
@@ -219,23 +223,30 @@ def _paired_round(ctx, turn, raw, http):
 
 
 def _push_updates(raw_body):
-    """What a driver sends to append a body's actions to their sessions' first bucket, unconditioned."""
-    updates = []
+    """What a driver sends to append a body's actions to their sessions' first bucket, unconditioned,
+    and to add them to their hours' counts (``$inc``)."""
+    updates, increments = [], []
     for document in data.stored_documents(raw_body):
+        increments.append(UpdateOne(
+            {"userId": document["userId"], "sessionId": document["sessionId"], "w": document["w"]},
+            {"$inc": {"count": document["count"], **{f"n.{k}": v for k, v in document["n"].items()}},
+             "$min": {"first": document["first"]}, "$max": {"last": document["last"]}}, upsert=True))
         updates.append(UpdateOne(
             {"userId": document["userId"], "sessionId": document["sessionId"], "b": 0},
             {"$push": {"actions": {"$each": document["actions"]}},
              "$inc": {"count": document["count"], "bytes": document["bytes"]},
              "$min": {"first": document["first"]}, "$max": {"last": document["last"]},
              "$addToSet": {"types": {"$each": document["types"]}}}))
-    return updates
+    return updates, increments
 
 
 def _update_sender(collection):
-    def send(updates):
+    def send(work):
+        updates, increments = work
         written = collection.bulk_write(updates, ordered=False)
         if written.modified_count != len(updates):
             raise RuntimeError(f"{len(updates) - written.modified_count} raw appends found no bucket")
+        collection.database[hours.HOURS].bulk_write(increments, ordered=False)
         return len(updates) * BATCH_ACTIONS
     return send
 
@@ -273,9 +284,15 @@ def _http_sender(base, slowest, retries=0):
     return send
 
 
+def _documents_and_hours(raw_body):
+    documents = data.stored_documents(raw_body)
+    return documents, data.hour_documents(documents)
+
+
 def _raw_sender(collection):
-    def send(documents):
-        collection.insert_many(documents, ordered=False)
+    def send(work):
+        documents, counts = work
+        data.raw_write(collection.database, documents, counts)
         return sum(d["count"] for d in documents)
     return send
 

@@ -103,7 +103,7 @@ def _commit(session, started, budget, retrying):
 
 def _raced(exc):
     return isinstance(exc, (Conflict, DuplicateKeyError)) or (
-        isinstance(exc, BulkWriteError) and _is_duplicate_key(exc))
+        isinstance(exc, BulkWriteError) and is_duplicate_key(exc))
 
 
 def _labelled(exc, label):
@@ -127,5 +127,5 @@ def _pause_or_give_up(exc, started, budget, attempt):
     raise StorageBusy(f"no commit after {attempt} attempts: {exc or 'transient commit errors'}") from exc
 
 
-def _is_duplicate_key(exc):
+def is_duplicate_key(exc):
     return any(error.get("code") == 11000 for error in exc.details.get("writeErrors", ()))

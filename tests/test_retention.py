@@ -11,6 +11,7 @@ from logstore import create_app, store
 from logstore.config import Settings
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
+from tests.stored import assert_hours_agree
 
 
 def last_index(db):
@@ -24,9 +25,11 @@ def test_retention_sets_changes_and_removes_the_ttl_at_start(db):
     assert last_index(db)["expireAfterSeconds"] == 30 * 86400
     create_app(Settings(retention_days=0.5), database=db)
     assert last_index(db)["expireAfterSeconds"] == 43200
+    assert db.session_hours.index_information()["last"]["expireAfterSeconds"] == 43200
     create_app(Settings(), database=db)
     info = last_index(db)
     assert "expireAfterSeconds" not in info and info["key"] == [("last", 1)]
+    assert "last" not in db.session_hours.index_information()      # no read needs it: no write pays for it
 
 
 def test_create_indexes_command_applies_the_retention(db):
@@ -72,9 +75,11 @@ def test_old_sessions_expire_by_their_newest_action(fast_ttl_client):
     create_app(Settings(retention_days=2), database=db)
     seed_old_and_new(db)
     deadline = time.monotonic() + 10
-    while db.sessions.count_documents({"userId": "old"}) and time.monotonic() < deadline:
+    while (db.sessions.count_documents({"userId": "old"}) or db.session_hours.count_documents({"userId": "old"})) \
+            and time.monotonic() < deadline:
         time.sleep(0.2)
     assert users_after_sweeps(db, 1.5) == ["both", "new"]
+    assert_hours_agree(db)                              # the hours' counts expired with their buckets
 
 
 def test_without_retention_nothing_expires(fast_ttl_client):

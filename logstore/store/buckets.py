@@ -24,10 +24,10 @@ import bson
 from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, UpdateOne
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
-from ..transactions import Conflict, StorageBusy, run_transaction
+from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
 from . import extent, hours
 
@@ -89,7 +89,8 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
             if exc.code != WRITE_CONFLICT:
                 raise
             raise StorageBusy(f"widening the stored extent met a write conflict: {exc}") from exc
-    return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit), budget)
+    hours_found = []  # an hour document that should not have been there: the next try upserts
+    return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit, hours_found), budget)
 
 
 def _merge_sessions(sessions):
@@ -104,7 +105,7 @@ def _merge_sessions(sessions):
     return merged
 
 
-def _write(db, merged, session, on_commit):
+def _write(db, merged, session, on_commit, hours_found):
     collection = db[SESSIONS]
     with_ids = any("id" in action for actions in merged.values() for action in actions)
     heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
@@ -122,12 +123,20 @@ def _write(db, merged, session, on_commit):
             continue
         for operation in session_operations(key, heads.get(key), fresh):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
-        counts.extend(hours.added(key, fresh))
+        stored_windows = heads[key].by_window if key in heads else ()
+        counts.extend(hours.added(key, fresh, stored_windows, upsert=bool(hours_found)))
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
             raise Conflict()
-        db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
+        try:
+            db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            # A racing writer's new hour (its buckets are then in our snapshot's future: the retry
+            # sees them) or an hour whose buckets expired before it: retried, with upserts.
+            if isinstance(exc, DuplicateKeyError) or is_duplicate_key(exc):
+                hours_found.append(True)
+            raise
     if on_commit is not None:
         on_commit(session, result)
     return result

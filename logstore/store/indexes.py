@@ -40,8 +40,8 @@ def ensure_indexes(db, retention_days=None):
         collection.create_index(keys, **options)
     for keys, options in hours.INDEXES:
         db[hours.HOURS].create_index(keys, **options)
-    for name in (SESSIONS, hours.HOURS):
-        _ensure_retention(db, name, retention_days)
+    _ensure_retention(db, SESSIONS, retention_days)
+    _ensure_retention(db, hours.HOURS, retention_days, index_without_ttl=False)
     if extent.layout(db) is None and collection.find_one({}, {"_id": 1}) is None:
         extent.mark_layout(db)
 
@@ -54,10 +54,19 @@ def drop_obsolete_indexes(db):
             log.info("index %s of the previous layout dropped", name)
 
 
-def _ensure_retention(db, name, retention_days):
+def _ensure_retention(db, name, retention_days, index_without_ttl=True):
+    """The ``last`` index of collection ``name``, with the retention as its TTL.
+
+    :param index_without_ttl: keep the index when there is no retention (False: drop it then, for
+        a collection no read asks by ``last``, where it would only cost writes).
+    """
     collection = db[name]
     wanted = None if retention_days is None else max(1, round(retention_days * 86400))
     existing = collection.index_information().get(RETENTION_INDEX)
+    if wanted is None and not index_without_ttl:
+        if existing is not None:
+            collection.drop_index(RETENTION_INDEX)
+        return
     if existing is not None and existing.get("expireAfterSeconds") == wanted:
         return
     if existing is not None and wanted is not None and "expireAfterSeconds" in existing:
