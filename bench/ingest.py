@@ -136,7 +136,8 @@ def run_throughput(ctx):
         f"against {CLIENTS} threads bulk-writing (`insert_many`, w: majority) the same documents (buckets and "
         f"their hours' counts); "
         f"the median of {rounds} rounds (every round's ratio in brackets), HTTP first into the fresh "
-        f"database, no untimed raw round before; the slowest POST counts every request, warm-up included",
+        f"database, no untimed raw round before; the slowest POST and the 503s (retried) count every request, "
+        f"warm-up included",
         ("gunicorn workers", "HTTP actions/s", "raw actions/s", "ratio", "target",
          "database CPU µs per action, HTTP / raw", "gunicorn workers' CPU µs per action",
          f"slowest POST (target ≤ {SLOWEST_TARGET:.0f} s)"), rows)
@@ -255,16 +256,20 @@ SLOWEST_TARGET = 2.0    # seconds; a SecantusDB stall took 4 to 100 s
 
 
 class Slowest:
-    """The longest POST seen, shared by the sending threads."""
+    """The longest POST seen, and the 503s answered (then retried), shared by the sending threads."""
 
     def __init__(self):
         self.seconds = 0.0
+        self.refused = 0
 
-    def add(self, seconds):
+    def add(self, seconds, status=201):
         self.seconds = max(self.seconds, seconds)
+        if status == 503:
+            self.refused += 1
 
     def text(self):
-        return f"{self.seconds:.2f} s" + ("" if self.seconds <= SLOWEST_TARGET else " (over)")
+        return (f"{self.seconds:.2f} s" + ("" if self.seconds <= SLOWEST_TARGET else " (over)")
+                + f"; 503s: {self.refused}")
 
 
 def _http_sender(base, slowest, retries=0):
@@ -274,7 +279,7 @@ def _http_sender(base, slowest, retries=0):
         for attempt in range(retries + 1):
             started = time.perf_counter()
             status, reply = http.post_json("/logs", body)
-            slowest.add(time.perf_counter() - started)
+            slowest.add(time.perf_counter() - started, status)
             if status != 503 or attempt == retries:
                 break
             time.sleep(1.0)
