@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 
+from bson import ObjectId
 from pymongo import ASCENDING
 
+from ..pipelines import ALL_TYPES
 from . import extent, hours
 from .buckets import SESSIONS
 
@@ -42,8 +44,26 @@ def ensure_indexes(db, retention_days=None):
         db[hours.HOURS].create_index(keys, **options)
     _ensure_retention(db, SESSIONS, retention_days)
     _ensure_retention(db, hours.HOURS, retention_days, index_without_ttl=False)
-    if extent.layout(db) is None and collection.find_one({}, {"_id": 1}) is None:
+    empty = collection.find_one({}, {"_id": 1}) is None
+    if empty:
+        _make_multikey(collection)
+    if extent.layout(db) is None and empty:
         extent.mark_layout(db)
+
+
+def _make_multikey(collection):
+    """Turn ``types_first`` multikey in a store with no bucket yet, outside any transaction.
+
+    The first bucket (its ``types`` is an array) makes the index multikey, a change of the index's
+    own metadata: on SecantusDB, the first concurrent ingest transactions into a new store all made
+    it and all but one were retried (tests/test_storage.py), and under load some ran out of their
+    retry budget (503 DATABASE_BUSY). An array inserted and deleted here, once, does it instead. On
+    MongoDB the index is multikey from the first bucket anyway; this only makes it so sooner. A
+    reader sees nothing of it but for that moment, and it matches no filter (no ``first``)."""
+    placeholder = {"_id": ObjectId(), "userId": "", "sessionId": f"multikey-{ObjectId()}", "b": -1,
+                   "types": list(ALL_TYPES)}
+    collection.insert_one(placeholder)
+    collection.delete_one({"_id": placeholder["_id"]})
 
 
 def drop_obsolete_indexes(db):
