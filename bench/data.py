@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import InsertOne
 
-from logstore import validation
+from logstore import spans, validation
 from logstore.store import buckets, extent, hours
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
@@ -60,7 +60,7 @@ def stored_documents(raw_body):
     documents = []
     for session in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
         key, actions = session
-        documents.extend(op._doc for op in buckets.session_operations(key, None, actions, encode=False)
+        documents.extend(op._doc for op in buckets.session_operations(key, None, spans.by_window(actions), encode=False)
                          if isinstance(op, InsertOne))
     return documents
 
@@ -70,8 +70,9 @@ def stored_writes(raw_body):
     and the hours' counts (the CPU of a POST beyond validation, without the database)."""
     operations = []
     for key, actions in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
-        operations.extend(buckets.session_operations(key, None, actions))
-        operations.extend(hours.added(key, actions))
+        by_window = spans.by_window(actions)
+        operations.extend(buckets.session_operations(key, None, by_window))
+        operations.extend(hours.added(key, by_window))
     return operations
 
 

@@ -22,6 +22,45 @@ def window_of(instant):
     return floor(instant, SPAN)
 
 
+def by_window(actions):
+    """``{window: [actions]}`` of a list of stored actions (``t`` naive UTC, or aware), in their order.
+
+    Actions of one session mostly share a window and a zone: the previous action's window, written
+    in that zone, is checked first. Two comparisons of datetimes with the same ``tzinfo`` compare
+    their fields, which costs a fraction of ``window_of``'s arithmetic (of the ingest CPU, a tenth).
+    """
+    groups = {}
+    zone, low, high, group = _NO_ZONE, None, None, None
+    for action in actions:
+        instant = action["t"]
+        if instant.tzinfo is not zone or not low <= instant < high:
+            window = window_of(instant)
+            group = groups.setdefault(window, [])
+            zone = instant.tzinfo
+            low, high = _bounds_in(window, zone)
+        group.append(action)
+    return groups
+
+
+_NO_ZONE = object()
+
+
+def _bounds_in(window, zone):
+    """``window``'s start and end in ``zone`` (None: naive UTC). An empty range, so that every action
+    is placed by ``window_of``, where they are not representable or ``zone`` is not a fixed offset
+    (datetimes of one zone with daylight saving compare by wall clock, which may be wrong)."""
+    high = later(window, SPAN)
+    if zone is None:
+        return window, high
+    if type(zone) is not timezone:
+        return datetime.max.replace(tzinfo=zone), datetime.min.replace(tzinfo=zone)
+    try:
+        return (window.replace(tzinfo=timezone.utc).astimezone(zone),
+                high.replace(tzinfo=timezone.utc).astimezone(zone))
+    except OverflowError:
+        return datetime.max.replace(tzinfo=zone), datetime.min.replace(tzinfo=zone)
+
+
 def floor(instant, step):
     """``instant`` (naive UTC, or aware) rounded down to a whole ``step`` from the epoch, naive UTC."""
     since = instant - (EPOCH if instant.tzinfo is None else _AWARE_EPOCH)

@@ -121,10 +121,11 @@ def _write(db, merged, session, on_commit, hours_found):
         result.actions += len(fresh)
         if not fresh:
             continue
-        for operation in session_operations(key, heads.get(key), fresh):
+        by_window = spans.by_window(fresh)
+        for operation in session_operations(key, heads.get(key), by_window):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         stored_windows = heads[key].by_window if key in heads else ()
-        counts.extend(hours.added(key, fresh, stored_windows, upsert=bool(hours_found)))
+        counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
@@ -176,15 +177,13 @@ def _new_actions(actions, known):
     return fresh
 
 
-def session_operations(key, heads, actions, encode=True):
-    """The writes that store ``actions`` of one session: per window, fill its head, open buckets.
+def session_operations(key, heads, by_window, encode=True):
+    """The writes that store the actions of one session: per window, fill its head, open buckets.
 
     :param heads: the session's ``SessionHeads``, or None for a session not stored yet.
+    :param by_window: the actions to store, grouped by ``spans.by_window``.
     :param encode: see ``_window_operations``.
     """
-    by_window = {}
-    for action in actions:
-        by_window.setdefault(spans.window_of(action["t"]), []).append(action)
     heads = heads or SessionHeads()
     operations, number = [], heads.next_b
     # Windows in time order, so that bucket numbers grow with time within a session.

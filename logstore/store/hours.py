@@ -12,9 +12,11 @@ retention TTL, so an hour's counts expire with its newest bucket (docs/DESIGN.md
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
-from .. import pipelines, spans
+from .. import pipelines
 
 HOURS = "session_hours"
 
@@ -27,36 +29,33 @@ INDEXES = (
 )
 
 
-def _by_window(actions):
-    """``{w: (count, {type: count}, first, last)}`` of a list of actions."""
-    windows = {}
-    for action in actions:
-        window = spans.window_of(action["t"])
-        count, counts, first, last = windows.get(window, (0, {}, action["t"], action["t"]))
-        counts[action["type"]] = counts.get(action["type"], 0) + 1
-        windows[window] = (count + 1, counts, min(first, action["t"]), max(last, action["t"]))
-    return windows
+def _counted(actions):
+    """``(count, {type: count}, first, last)`` of the actions of one window."""
+    times = [action["t"] for action in actions]
+    return len(actions), Counter([action["type"] for action in actions]), min(times), max(times)
 
 
 def _key_filter(key, window):
     return {"userId": key[0], "sessionId": key[1], "w": window}
 
 
-def added(key, actions, stored_windows=(), upsert=False):
-    """Writes that add the newly stored ``actions`` of session ``key`` to its hours: an insert for
-    an hour the session had no bucket in (``stored_windows``: those it had), else an ``$inc``.
+def added(key, by_window, stored_windows=(), upsert=False):
+    """Writes that add the newly stored actions of session ``key`` (grouped by ``spans.by_window``)
+    to its hours: an insert for an hour the session had no bucket in (``stored_windows``: those it
+    had), else an ``$inc``.
 
     :param upsert: an ``$inc`` upsert for every hour: after an insert met an hour document already
         there (its buckets expired before it, ``docs/DESIGN.md``, retention).
     """
     operations = []
-    for window, (count, counts, first, last) in sorted(_by_window(actions).items()):
+    for window in sorted(by_window):
+        count, counts, first, last = _counted(by_window[window])
         if upsert or window in stored_windows:
             increments = {"count": count, **{f"n.{kind}": number for kind, number in counts.items()}}
             operations.append(UpdateOne(_key_filter(key, window), {
                 "$inc": increments, "$min": {"first": first}, "$max": {"last": last}}, upsert=True))
         else:
-            operations.append(InsertOne({**_key_filter(key, window), "count": count, "n": counts,
+            operations.append(InsertOne({**_key_filter(key, window), "count": count, "n": dict(counts),
                                          "first": first, "last": last}))
     return operations
 

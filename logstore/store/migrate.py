@@ -148,7 +148,7 @@ def _rewrite(db, keys, session):
                 deletes.append(DeleteOne({"_id": bucket["_id"], "count": bucket["count"]}))
         if not moved:
             continue
-        for operation in session_operations(key, heads, moved, encode=False):
+        for operation in session_operations(key, heads, spans.by_window(moved), encode=False):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         times = [action["t"] for action in moved]
         earliest = min(times) if earliest is None else min(earliest, *times)
