@@ -9,6 +9,8 @@ Property tests check that both paths accept exactly the same bodies.
 from __future__ import annotations
 
 import math
+from itertools import chain
+from operator import attrgetter
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
@@ -31,20 +33,32 @@ INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 
 
-class _Action(msgspec.Struct, forbid_unknown_fields=True):
-    time: str               # parsed in bulk by times.parse_times, which also holds the offset's colon to RFC 3339
-    type: Literal["CLICK", "VIEW", "NAVIGATE"]
-    properties: dict[str, Any]
-    id: Union[Name, msgspec.UnsetType] = msgspec.UNSET
+# Flat property values, as they nearly always are: msgspec checks their kinds and the int64 range
+# in C while decoding. (A JSON float is always finite: msgspec refuses 1e999 as malformed.)
+_Flat = Union[None, bool, Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)], float, str]
 
 
-class _Session(msgspec.Struct, forbid_unknown_fields=True):
-    userId: Name
-    sessionId: Name
-    actions: Annotated[list[_Action], msgspec.Meta(min_length=1)]
+def _typed(values):
+    """The fast path's structs for bodies whose property values are of type ``values``.
+
+    Structs with ``gc=False``: a body's ten thousand actions are not tracked by the garbage
+    collector (they hold JSON values only, which cannot form a cycle).
+    """
+    action = msgspec.defstruct("_Action", [
+        ("time", str),    # parsed in bulk by times.parse_times, which also holds the offset's colon to RFC 3339
+        ("type", Literal["CLICK", "VIEW", "NAVIGATE"]),
+        ("properties", dict[str, values]),
+        ("id", Union[Name, msgspec.UnsetType], msgspec.UNSET),
+    ], forbid_unknown_fields=True, gc=False)
+    session = msgspec.defstruct("_Session", [
+        ("userId", Name), ("sessionId", Name), ("actions", Annotated[list[action], msgspec.Meta(min_length=1)]),
+    ], forbid_unknown_fields=True, gc=False)
+    return action, session, msgspec.json.Decoder(Union[list[session], session])
 
 
-_fast_decoder = msgspec.json.Decoder(Union[list[_Session], _Session])
+_Action, _, _any_decoder = _typed(Any)
+_, _, _flat_decoder = _typed(_Flat)
+_convert = msgspec.convert
 _plain_decoder = msgspec.json.Decoder()
 
 
@@ -143,41 +157,66 @@ TOO_DEEP_TO_PARSE = "arrays and objects are nested too deeply to parse"
 
 def _fast_parse(body):
     """Typed decode and convert; ``None`` when anything needs the full path to explain it."""
-    try:
-        decoded = _fast_decoder.decode(body)
-    except msgspec.ValidationError:
+    decoded, screen = _typed_decode(body)
+    if decoded is None:
         return None
-    except msgspec.DecodeError as exc:
-        raise InvalidJSON(str(exc)) from None
-    except RecursionError:
-        raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
-    if type(decoded) is _Session:
+    if type(decoded) is not list:
         decoded = [decoded]
+    every = list(chain.from_iterable(map(_ACTIONS, decoded)))
     try:
-        instants = parse_times([action.time for session in decoded for action in session.actions])
+        instants = parse_times(list(map(_TIME, every)))
     except TimeFormatError:
         return None
-    offsets = {}
-    sessions = []
-    end = 0
+    if not all(map(screen, map(_TYPE, every), map(_PROPERTIES, every))):
+        return None
+    stored = _stored_actions(every, instants)
+    sessions, end = [], 0
     for session in decoded:
-        actions = []
         start, end = end, end + len(session.actions)
-        for action, instant in zip(session.actions, instants[start:end]):
-            properties = action.properties
-            if not _properties_look_clean(action.type, properties):
-                return None
-            action_id = action.id
-            actions.append(_stored_action(instant, action.type, properties,
-                                          None if action_id is msgspec.UNSET else action_id, offsets))
-        sessions.append(SessionLog(session.userId, session.sessionId, actions))
+        sessions.append(SessionLog(session.userId, session.sessionId, stored[start:end]))
     return sessions
 
 
+def _typed_decode(body):
+    """The body as structs, and the screen its properties still need: ``(None, None)`` if it does
+    not fit them. Flat properties first; a body with nested values is decoded again."""
+    for decoder, screen in ((_flat_decoder, _flat_properties_look_clean), (_any_decoder, _properties_look_clean)):
+        try:
+            return decoder.decode(body), screen
+        except msgspec.ValidationError:
+            continue
+        except msgspec.DecodeError as exc:
+            raise InvalidJSON(str(exc)) from None
+        except RecursionError:
+            raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
+    return None, None
+
+
+_ACTIONS, _TIME, _TYPE, _PROPERTIES = (attrgetter(name) for name in ("actions", "time", "type", "properties"))
+
+
+def _stored_actions(actions, instants):
+    """The stored form of each action: ``t`` instant, ``o`` offset, ``u`` sub-ms micros, ``p``."""
+    offsets, stored = {}, []
+    append = stored.append
+    unset = msgspec.UNSET
+    for action, instant in zip(actions, instants):
+        tzinfo = instant.tzinfo
+        offset = offsets.get(tzinfo)
+        if offset is None:
+            offset = offsets[tzinfo] = int(instant.utcoffset().total_seconds()) // 60
+        row = {"t": instant, "o": offset, "type": action.type, "p": action.properties}
+        micros = instant.microsecond % 1000
+        if micros:
+            row["u"] = micros
+        if action.id is not unset:
+            row["id"] = action.id
+        append(row)
+    return stored
+
+
 def _properties_look_clean(action_type, properties):
-    """A quick screen: True means surely valid; False means ask ``properties_problems``."""
-    if not (properties.keys() <= _clean_keys or _learn_keys(properties)):
-        return not any(True for _ in properties_problems(action_type, properties, ""))
+    """A quick screen of one action: True means surely valid; False means ask ``properties_problems``."""
     for value in properties.values():
         kind = type(value)
         if kind in _PLAIN or (kind is int and INT64_MIN <= value <= INT64_MAX) or (
@@ -185,6 +224,13 @@ def _properties_look_clean(action_type, properties):
             continue
         # A nested value or a number out of range: the full rules decide.
         return not any(True for _ in properties_problems(action_type, properties, ""))
+    return _flat_properties_look_clean(action_type, properties)
+
+
+def _flat_properties_look_clean(action_type, properties):
+    """``_properties_look_clean`` of properties whose values are known to be flat and in range."""
+    if not (properties.keys() <= _clean_keys or _learn_keys(properties)):
+        return False
     for name, kinds in _REQUIRED_KINDS[action_type]:
         value = properties.get(name)
         if kinds is None:
@@ -215,21 +261,6 @@ def _learn_keys(properties):
             if len(_clean_keys) < _CLEAN_KEYS_MAX and len(key) <= _CLEAN_KEY_LENGTH:
                 _clean_keys.add(key)
     return True
-
-
-def _stored_action(instant, action_type, properties, action_id, offsets):
-    """The stored form of one action: ``t`` instant, ``o`` offset, ``u`` sub-ms micros, ``p``."""
-    tzinfo = instant.tzinfo
-    offset = offsets.get(tzinfo)
-    if offset is None:
-        offset = offsets[tzinfo] = int(instant.utcoffset().total_seconds()) // 60
-    stored = {"t": instant, "o": offset, "type": action_type, "p": properties}
-    micros = instant.microsecond % 1000
-    if micros:
-        stored["u"] = micros
-    if action_id is not None:
-        stored["id"] = action_id
-    return stored
 
 
 # --- the full path -------------------------------------------------------------------------------
@@ -352,12 +383,10 @@ def _value_problems(value, pointer, depth):
 
 
 def _convert_document(document):
-    offsets = {}
-    actions = [
-        _stored_action(parse_time(a["time"]), a["type"], a["properties"], a.get("id"), offsets)
-        for a in document["actions"]
-    ]
-    return SessionLog(document["userId"], document["sessionId"], actions)
+    """The stored form of a session log the full path found valid (the fast path's conversion)."""
+    actions = _convert(document["actions"], list[_Action])
+    instants = [parse_time(action.time) for action in actions]
+    return SessionLog(document["userId"], document["sessionId"], _stored_actions(actions, instants))
 
 
 def _escape(key):
