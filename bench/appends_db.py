@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pymongo
 
-from logstore import local, store, validation
+from logstore import store, validation
 from logstore.store import buckets
 
 from . import data
-from .procs import cpu_seconds
+from .procs import cpu_seconds, scratch_secantus
 
 USERS, SESSIONS, BATCH, ACTIONS, ROUNDS = 1_000, 400, 50, 20, 3
 
@@ -32,24 +31,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--py-spy", help="path of a py-spy binary: profile the database during the appends")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        process, url = local.start_secantus(directory)
-        try:
-            local.wait_for_mongo(url, process)
-            db = pymongo.MongoClient(url, w="majority")["appends"]
-            store.ensure_indexes(db)
-            first_writes = _timed(db, process.pid, [_batch(first, 0) for first in range(0, SESSIONS, BATCH)])
-            spy = _profile(args.py_spy, process.pid) if args.py_spy else None
-            appends = _timed(db, process.pid, [_batch(first, ACTIONS * turn) for turn in range(1, ROUNDS + 1)
-                                               for first in range(0, SESSIONS, BATCH)])
-            if spy is not None:
-                spy.send_signal(2)
-                spy.wait()
-            for label, (cpu, slowest) in (("new sessions", first_writes), ("appends", appends)):
-                print(f"{label:13s} database CPU {cpu * 1e6:5.0f} µs per action, slowest batch {slowest * 1000:4.0f} ms")
-            print(f"appends / new sessions, database CPU per action: {appends[0] / first_writes[0]:.1f}")
-        finally:
-            local.stop(process)
+    with scratch_secantus() as (process, url):
+        db = pymongo.MongoClient(url, w="majority")["appends"]
+        store.ensure_indexes(db)
+        first_writes = _timed(db, process.pid, [_batch(first, 0) for first in range(0, SESSIONS, BATCH)])
+        spy = _profile(args.py_spy, process.pid) if args.py_spy else None
+        appends = _timed(db, process.pid, [_batch(first, ACTIONS * turn) for turn in range(1, ROUNDS + 1)
+                                           for first in range(0, SESSIONS, BATCH)])
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait()
+        for label, (cpu, slowest) in (("new sessions", first_writes), ("appends", appends)):
+            print(f"{label:13s} database CPU {cpu * 1e6:5.0f} µs per action, slowest batch {slowest * 1000:4.0f} ms")
+        print(f"appends / new sessions, database CPU per action: {appends[0] / first_writes[0]:.1f}")
 
 
 def _batch(first, offset_seconds):

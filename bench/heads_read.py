@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import pymongo
 
-from logstore import local, store
+from logstore import store
 from logstore.store import buckets
 
 from . import data
-from .procs import cpu_seconds
+from .procs import cpu_seconds, scratch_secantus
 
 USERS, STORED, BATCH, READS = 10_000, 15_000, 50, 40
 PROFILE_SECONDS = 3
@@ -32,29 +31,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--py-spy", help="path of a py-spy binary: profile the database during one pass")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as directory:
-        process, url = local.start_secantus(directory)
-        try:
-            local.wait_for_mongo(url, process)
-            client = pymongo.MongoClient(url)
-            db = client["heads"]
-            store.ensure_indexes(db)
-            for first in range(0, STORED, 500):
-                batch = [data.session_log(k, USERS, 20) for k in range(first, first + 500)]
-                data.insert_documents(db[store.SESSIONS], data.stored_documents(data.body(batch)))
-            fresh = iter(range(STORED + 10_000, 10**9, BATCH))
-            for _turn in range(2):
-                _measure(db, process.pid, "new sessions", lambda: next(fresh))
-                stored = iter(range(0, STORED, BATCH))
-                _measure(db, process.pid, "stored sessions", lambda: next(stored))
-            if args.py_spy:
-                spy = _profile(args.py_spy, process.pid)
-                deadline = time.monotonic() + PROFILE_SECONDS
-                while time.monotonic() < deadline:
-                    _measure(db, process.pid, None, lambda: next(fresh))
-                spy.wait()
-        finally:
-            local.stop(process)
+    with scratch_secantus() as (process, url):
+        db = pymongo.MongoClient(url)["heads"]
+        store.ensure_indexes(db)
+        for first in range(0, STORED, 500):
+            batch = [data.session_log(k, USERS, 20) for k in range(first, first + 500)]
+            data.insert_documents(db[store.SESSIONS], data.stored_documents(data.body(batch)))
+        fresh = iter(range(STORED + 10_000, 10**9, BATCH))
+        for _turn in range(2):
+            _measure(db, process.pid, "new sessions", lambda: next(fresh))
+            stored = iter(range(0, STORED, BATCH))
+            _measure(db, process.pid, "stored sessions", lambda: next(stored))
+        if args.py_spy:
+            spy = _profile(args.py_spy, process.pid)
+            deadline = time.monotonic() + PROFILE_SECONDS
+            while time.monotonic() < deadline:
+                _measure(db, process.pid, None, lambda: next(fresh))
+            spy.wait()
 
 
 def _profile(py_spy, pid):
