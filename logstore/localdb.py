@@ -40,6 +40,7 @@ def bound_stop(server_class, seconds):
 
     def bounded_stop(self):
         secantus_patches.interrupt_commands()
+        secantus_patches.wake_listener(self)
         # stop runs here, on the thread that opened the storage (its close needs that thread's session).
         watchdog = threading.Timer(seconds, _exit_now, args=(seconds,))
         watchdog.daemon = True

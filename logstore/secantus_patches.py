@@ -1,6 +1,6 @@
-"""Two changes to SecantusDB 0.7.0b3, applied in the local database's own process (logstore.localdb).
+"""Three changes to SecantusDB 0.7.0b3, applied in the local database's own process (logstore.localdb).
 
-Both touch private names of that one version, so ``apply`` checks the version first and leaves any
+They touch private names of that one version, so ``apply`` checks the version first and leaves any
 other version alone (it logs why): a new SecantusDB must be looked at again, not patched blindly.
 
 1. **Cursors released after each statement of a transaction.** SecantusDB keeps a transaction's
@@ -14,11 +14,16 @@ other version alone (it logs why): a new SecantusDB must be looked at again, not
    running commands, then dumps their stacks and closes storage under them. With
    ``interrupt_commands()`` set, a running command fails at its next cooperative time-limit check
    (the checks ``maxTimeMS`` uses, once per document scanned) as if its time limit had passed.
+3. **The listening socket woken at stop.** ``stop`` closes the listening socket, then waits up to
+   2 s for the thread accepting connections; on Linux a close does not wake a thread blocked in
+   ``accept()``, so every stop waited out those 2 s (and the thread stayed blocked).
+   ``wake_listener`` shuts the socket down first, which does wake it.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,15 @@ def apply(version=None):
 def interrupt_commands():
     """From now on, every command still running fails at its next time-limit check."""
     _Stopping.interrupt = True
+
+
+def wake_listener(server):
+    """Wake ``server``'s thread blocked in ``accept()`` (it then sees the stop and returns); call
+    before ``server.stop()``. Nothing to do for a server without that socket."""
+    listening = getattr(server, "_socket", None)
+    if listening is not None:
+        with contextlib.suppress(OSError):
+            listening.shutdown(socket.SHUT_RDWR)
 
 
 def _releasing_cursors(run_statement):

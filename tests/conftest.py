@@ -28,6 +28,7 @@ def mongo_url(tmp_path_factory):
                               storage_path=str(tmp_path_factory.mktemp("secantus")))
     server.start()
     yield f"mongodb://127.0.0.1:{server.port}/"
+    secantus_patches.wake_listener(server)
     server.stop()
 
 

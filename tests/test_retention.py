@@ -46,12 +46,15 @@ def fast_ttl_client(tmp_path_factory):
     """A server of our own whose TTL monitor sweeps every second (the default is 60 s)."""
     from secantus import SecantusDBServer
 
+    from logstore import secantus_patches
+
     server = SecantusDBServer(host="127.0.0.1", port=0, ttl_sweep_seconds=1,
                               storage_path=str(tmp_path_factory.mktemp("secantus-ttl")))
     server.start()
     client = MongoClient(f"mongodb://127.0.0.1:{server.port}/", serverSelectionTimeoutMS=5000)
     yield client
     client.close()
+    secantus_patches.wake_listener(server)
     server.stop()
 
 
