@@ -46,6 +46,15 @@ def watched(mongo_url):
     client.close()
 
 
+@pytest.fixture
+def seeded(watched):
+    """``watched`` after one user's four sessions were stored; only the reads after are recorded."""
+    client, recorder = watched
+    assert client.post("/logs", json=body("u", 4, count=30)).status_code == 201
+    recorder.commands.clear()
+    return client, recorder
+
+
 def filters_of(name, command):
     """The filter(s) a command selects documents with."""
     if name == "aggregate":
@@ -122,10 +131,8 @@ def test_ingest_commands_carry_the_shard_key(watched):
     "userId=u0&from=2020-01-02T00:00:00Z",
     "userId=u1&to=2020-01-02T00:00:00.5Z",
 ])
-def test_user_queries_carry_the_shard_key(watched, query):
-    client, recorder = watched
-    assert client.post("/logs", json=body("u", 4, count=30)).status_code == 201
-    recorder.commands.clear()
+def test_user_queries_carry_the_shard_key(seeded, query):
+    client, recorder = seeded
     url = f"/logs?{query}&limit=2"
     pages = 0
     while url and pages < 4:                                # follow a few cursors: they stay targeted
@@ -142,10 +149,8 @@ def test_user_queries_carry_the_shard_key(watched, query):
     "userId=u0&groupBy=day,type&tz=%2B05:30&to=2020-01-02T10:00:30Z",
     "userId=u0&sessionId=s0&groupBy=type&from=2020-01-01T00:30:00Z&to=2020-01-02T23:00:00Z",
 ])
-def test_user_stats_carry_the_shard_key(watched, query):
-    client, recorder = watched
-    assert client.post("/logs", json=body("u", 4, count=30)).status_code == 201
-    recorder.commands.clear()
+def test_user_stats_carry_the_shard_key(seeded, query):
+    client, recorder = seeded
     reply = client.get(f"/logs/stats?{query}")
     assert reply.status_code == 200 and reply.get_json(), reply.get_json()
     collections = {command.get(name) for name, command in recorder.commands if name == "aggregate"}
