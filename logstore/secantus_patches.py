@@ -1,7 +1,8 @@
 """Three changes to SecantusDB 0.7.0b3, applied in the local database's own process (logstore.localdb).
 
-They touch private names of that one version, so ``apply`` checks the version first and leaves any
-other version alone (it logs why): a new SecantusDB must be looked at again, not patched blindly.
+The first two touch private names of that one version, so ``apply`` checks the version first and
+leaves any other version alone (it logs why): a new SecantusDB must be looked at again, not patched
+blindly. The third only shuts down a socket if the server has one, which is harmless on any version.
 
 1. **Cursors released after each statement of a transaction.** SecantusDB keeps a transaction's
    WiredTiger cursors positioned between its statements (``Storage._cursor`` resets a cursor only

@@ -52,13 +52,13 @@ def _bounds_in(window, zone):
     high = later(window, SPAN)
     if zone is None:
         return window, high
-    if type(zone) is not timezone:
-        return datetime.max.replace(tzinfo=zone), datetime.min.replace(tzinfo=zone)
-    try:
-        return (window.replace(tzinfo=timezone.utc).astimezone(zone),
-                high.replace(tzinfo=timezone.utc).astimezone(zone))
-    except OverflowError:
-        return datetime.max.replace(tzinfo=zone), datetime.min.replace(tzinfo=zone)
+    if type(zone) is timezone:
+        try:
+            return (window.replace(tzinfo=timezone.utc).astimezone(zone),
+                    high.replace(tzinfo=timezone.utc).astimezone(zone))
+        except OverflowError:
+            pass
+    return datetime.max.replace(tzinfo=zone), datetime.min.replace(tzinfo=zone)
 
 
 def floor(instant, step):

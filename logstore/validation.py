@@ -9,14 +9,14 @@ Property tests check that both paths accept exactly the same bodies.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
-from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-from .times import TimeFormatError, parse_time, parse_times
+from .times import TimeFormatError, offset_minutes, parse_time, parse_times
 
 MAX_PROBLEMS = 100
 MAX_DEPTH = 32
@@ -53,12 +53,11 @@ def _typed(values):
     session = msgspec.defstruct("_Session", [
         ("userId", Name), ("sessionId", Name), ("actions", Annotated[list[action], msgspec.Meta(min_length=1)]),
     ], forbid_unknown_fields=True, gc=False)
-    return action, session, msgspec.json.Decoder(Union[list[session], session])
+    return action, msgspec.json.Decoder(Union[list[session], session])
 
 
-_Action, _, _any_decoder = _typed(Any)
-_, _, _flat_decoder = _typed(_Flat)
-_convert = msgspec.convert
+_Action, _any_decoder = _typed(Any)
+_, _flat_decoder = _typed(_Flat)
 _plain_decoder = msgspec.json.Decoder()
 
 
@@ -204,7 +203,7 @@ def _stored_actions(actions, instants):
         tzinfo = instant.tzinfo
         offset = offsets.get(tzinfo)
         if offset is None:
-            offset = offsets[tzinfo] = int(instant.utcoffset().total_seconds()) // 60
+            offset = offsets[tzinfo] = offset_minutes(instant)
         row = {"t": instant, "o": offset, "type": action.type, "p": action.properties}
         micros = instant.microsecond % 1000
         if micros:
@@ -384,7 +383,7 @@ def _value_problems(value, pointer, depth):
 
 def _convert_document(document):
     """The stored form of a session log the full path found valid (the fast path's conversion)."""
-    actions = _convert(document["actions"], list[_Action])
+    actions = msgspec.convert(document["actions"], list[_Action])
     instants = [parse_time(action.time) for action in actions]
     return SessionLog(document["userId"], document["sessionId"], _stored_actions(actions, instants))
 
