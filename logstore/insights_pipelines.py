@@ -26,8 +26,10 @@ def narrowed(log_filter, types):
     return replace(log_filter, types=kept if len(kept) < len(ALL_TYPES) else None)
 
 
-def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessionId"), index=False):
+def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessionId"), index=False, sessions=None):
     stages = bucket_match_stages(log_filter, first_range)
+    if sessions is not None:
+        stages.append({"$match": {"sessionId": sessions[0] if len(sessions) == 1 else {"$in": list(sessions)}}})
     stages.append({"$project": {**{name: 1 for name in project}, "actions": 1, "_id": 0}})
     stages.append({"$unwind": {"path": "$actions", "includeArrayIndex": "i"} if index else "$actions"})
     conditions = [c for c in (action_match(log_filter), extra) if c]
@@ -55,11 +57,15 @@ def overview_hours_pipeline(log_filter, lo, hi):
     return stages
 
 
-def overview_buckets_pipeline(log_filter, tz, first_range=None):
+def overview_buckets_pipeline(log_filter, tz, first_range=None, sessions=None):
     """The matching actions of the buckets (those whose ``first`` is in ``first_range``, or all the
     filter selects) per session and day of ``tz``: ``{_id: {userId, sessionId, day}, count, nav,
-    first, last}``, where ``nav`` counts the NAVIGATEs."""
-    stages = _unwound(log_filter, first_range)
+    first, last}``, where ``nav`` counts the NAVIGATEs.
+
+    :param sessions: only the buckets of these session ids (the caller drops other users' sessions
+        of the same name).
+    """
+    stages = _unwound(log_filter, first_range, sessions=sessions)
     stages.append({"$group": {
         "_id": {"userId": "$userId", "sessionId": "$sessionId",
                 "day": {"$dateToString": {"date": "$actions.t", "format": "%Y-%m-%d", "timezone": tz}}},

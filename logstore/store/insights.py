@@ -17,7 +17,7 @@ transition, or per matching action of a funnel's or click map's types).
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from statistics import median
 
 from bson.int64 import Int64
@@ -26,6 +26,7 @@ from pymongo.errors import OperationFailure
 from .. import insights_pipelines as ip
 from ..filters import InvalidParameter
 from ..insights_params import previous_period
+from ..spans import SPAN, later
 from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
@@ -75,33 +76,47 @@ def _overview(db, log_filter, tz, deadline, trace):
 
 def _pieces(db, log_filter, tz, deadline, trace):
     """``(user, session, day, count, navigations, first, last)`` of the matching actions, each
-    session's day (or hour) once: from the hours where they answer, else from the buckets."""
+    session's day (or hour) once: from the hours where they answer, else from the buckets.
+
+    An hour a midnight of ``tz`` cuts is still answered by its hours' document when the session's
+    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so);
+    only the sessions with actions on both sides are read from that hour's buckets.
+    """
     trace = trace if trace is not None else []
     pieces = []
     try:
         hourly = log_filter.types is None and extent.layout(
             db, deadline.max_time_ms() if deadline else None) == extent.LAYOUT
-        ranges = [None]
+        reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
-            split = set()
+            straddling = {}
             if lo is None or hi is None or lo < hi:
-                days = _Days(tz, True)
+                days, zone = _Days(tz, True), parse_tz(tz)[1]
                 pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
                 trace.append((HOURS, pipeline))
                 for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
+                    if not row["count"]:
+                        continue
                     day = days.of(row["w"])
                     if day is None:
-                        split.add(row["w"])
-                    elif row["count"]:
-                        pieces.append((row["userId"], row["sessionId"], day, int(row["count"]), int(row["nav"]),
-                                       row["first"], row["last"]))
-            ranges = _runs(sorted(edges | split))
-        for first_range in ranges:
-            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range)
+                        midnight = _midnight_in(row["w"], zone)
+                        if row["first"] < midnight <= row["last"] or not row["w"] < midnight < later(row["w"], SPAN):
+                            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+                            continue
+                        day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
+                    pieces.append((row["userId"], row["sessionId"], day, int(row["count"]), int(row["nav"]),
+                                   row["first"], row["last"]))
+            reads = [(first_range, None) for first_range in _runs(sorted(edges))]
+            reads += [((w, later(w, SPAN)), straddling[w]) for w in sorted(straddling) if w not in edges]
+        for first_range, sessions in reads:
+            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range,
+                                                    sorted({s for _, s in sessions}) if sessions else None)
             trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 key = row["_id"]
+                if sessions is not None and (key["userId"], key["sessionId"]) not in sessions:
+                    continue    # another user's session of the same name
                 pieces.append((key["userId"], key["sessionId"], key["day"], int(row["count"]), int(row["nav"]),
                                row["first"], row["last"]))
     except OperationFailure as exc:
@@ -109,6 +124,18 @@ def _pieces(db, log_filter, tz, deadline, trace):
             raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
         raise
     return pieces
+
+
+def _midnight_in(window, zone):
+    """The first midnight of ``zone`` after the start of ``window`` (naive UTC), as naive UTC. (Where
+    a zone skips its midnight the answer may fall outside the window: the caller then reads it.)"""
+    local = _as_utc(window).astimezone(zone)
+    following = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=zone)
+    return following.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _as_utc(instant):
+    return instant.replace(tzinfo=timezone.utc)
 
 
 def _day_list(log_filter, tz, days):

@@ -374,13 +374,20 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
     trace = []
     insights.overview(module_db, log_filter, "+05:30", trace=trace)
     assert trace[0][0] == HOURS and "$unwind" not in json.dumps(trace[0][1], default=str)
-    ranges = [stages[0]["$match"]["first"] for name, stages in trace[1:]]
     assert all(name == "sessions" for name, _ in trace[1:])
-    # The hour of from, that of to, and the hour of each midnight of +05:30 (18:00Z–19:00Z) between.
-    starts = sorted(r["$gte"] for r in ranges)
-    assert starts == [datetime(2020, 3, 2, 3), datetime(2020, 3, 2, 18), datetime(2020, 3, 3, 18), datetime(2020, 3, 4, 18),
-                      datetime(2020, 3, 4, 20)]
-    assert all(r["$lt"] - r["$gte"] == timedelta(hours=1) for r in ranges)
+    reads = {stages[0]["$match"]["first"]["$gte"]: stages for _, stages in trace[1:]}
+    assert all(stages[0]["$match"]["first"]["$lt"] - start == timedelta(hours=1) for start, stages in reads.items())
+    # The hours of from and to, read whole; of the hours a midnight of +05:30 cuts (18:00Z–19:00Z),
+    # only the sessions with actions on both sides of it (m1's 18:20Z and 18:50Z, for one).
+    edges = {datetime(2020, 3, 2, 3), datetime(2020, 3, 4, 20)}
+    midnights = {datetime(2020, 3, d, 18) for d in (2, 3, 4)}
+    assert edges <= set(reads) <= edges | midnights and datetime(2020, 3, 2, 18) in reads
+    def sessions_of(stages):
+        named = [stage["$match"]["sessionId"] for stage in stages if "sessionId" in stage.get("$match", {})]
+        return None if not named else {named[0]} if isinstance(named[0], str) else set(named[0]["$in"])
+    assert "m1" in sessions_of(reads[datetime(2020, 3, 2, 18)])
+    assert all(sessions_of(reads[start]) for start in set(reads) - edges)
+    assert all(sessions_of(reads[start]) is None for start in edges)
     # With a types filter an hour's first/last are not those of its matching actions: buckets only.
     trace = []
     insights.overview(module_db, filters.parse_filter(MultiDict({"types": "CLICK"})), "UTC", trace=trace)
