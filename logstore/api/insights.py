@@ -39,6 +39,25 @@ FUNNEL_PARAMS = {
 CLICKS_PARAMS = {"page": {"description": "the page whose clicks are drawn (default: the one with the most clicks)",
                           "type": "string", "in": "query"}}
 
+class NullableFloat(fields.Float):
+    """A number or null (Swagger 2.0 says so with ``x-nullable``)."""
+
+    def schema(self):
+        return {**super().schema(), "x-nullable": True}
+
+
+class NullableString(fields.String):
+    def schema(self):
+        return {**super().schema(), "x-nullable": True}
+
+
+class AnyValue(fields.Raw):
+    """A stored property's value: any JSON value (no ``type`` in the schema)."""
+
+    def schema(self):
+        return {key: value for key, value in super().schema().items() if key != "type"}
+
+
 day_figures = Model("OverviewDay", {
     "day": fields.String(description="YYYY-MM-DD in tz", example="2018-10-18"),
     "users": fields.Integer(description="distinct users with a matching action that day"),
@@ -49,23 +68,24 @@ _figures = {
     "users": fields.Integer(description="distinct users with a matching action (each once, however many days)"),
     "sessions": fields.Integer(description="distinct sessions with a matching action"),
     "actions": fields.Integer(description="matching actions"),
-    "bounceRate": fields.Float(description="share of sessions without a NAVIGATE among their matching actions; "
+    "bounceRate": NullableFloat(description="share of sessions without a NAVIGATE among their matching actions; "
                                "null without sessions"),
-    "medianSessionSeconds": fields.Float(description="median of (last - first matching action) over sessions"),
+    "medianSessionSeconds": NullableFloat(description="median of (last - first matching action) over sessions; "
+                                          "null without sessions"),
     "days": fields.List(fields.Nested(day_figures), description="every day of the range in tz"),
 }
 period = Model("OverviewPeriod", _figures)
 overview_model = Model("Overview", {**_figures, "previous": fields.Nested(
     period, description="with compare=previous: the period of the same length just before from")})
 top_row = Model("TopValue", {
-    "value": fields.Raw(description="the property's value"), "count": fields.Integer(description="actions"),
+    "value": AnyValue(description="the property's value"), "count": fields.Integer(description="actions"),
     "users": fields.Integer(description="distinct users"),
 })
 transition = Model("Transition", {
-    "pageFrom": fields.String, "pageTo": fields.String,
+    "pageFrom": AnyValue, "pageTo": AnyValue,
     "count": fields.Integer(description="NAVIGATE actions"), "sessions": fields.Integer(description="distinct sessions"),
 })
-page_sessions = Model("PageSessions", {"page": fields.String, "sessions": fields.Integer})
+page_sessions = Model("PageSessions", {"page": AnyValue, "sessions": fields.Integer})
 paths_model = Model("Paths", {
     "transitions": fields.List(fields.Nested(transition)),
     "entries": fields.List(fields.Nested(page_sessions), description="pageFrom of each session's first NAVIGATE"),
@@ -74,14 +94,14 @@ paths_model = Model("Paths", {
 funnel_step = Model("FunnelStep", {
     "step": fields.String(example="NAVIGATE:pageTo=cart"),
     "count": fields.Integer(description="sessions (users with per=user) that reached the step"),
-    "medianSecondsFromPrevious": fields.Float(description="null for step 1"),
+    "medianSecondsFromPrevious": NullableFloat(description="null for step 1 and for a step no one reached"),
 })
 funnel_model = Model("Funnel", {"steps": fields.List(fields.Nested(funnel_step))})
-click_point = Model("ClickPoint", {"x": fields.Raw(description="locationX"), "y": fields.Raw(description="locationY"),
+click_point = Model("ClickPoint", {"x": AnyValue(description="locationX"), "y": AnyValue(description="locationY"),
                                    "count": fields.Integer})
 page_clicks = Model("PageClicks", {"page": fields.String, "clicks": fields.Integer})
 clicks_model = Model("ClickMap", {
-    "page": fields.String(description="the page drawn"),
+    "page": NullableString(description="the page drawn; null when no click is on any page"),
     "pages": fields.List(fields.Nested(page_clicks), description="pages by clicks, at most 50"),
     "points": fields.List(fields.Nested(click_point), description="the page's click positions and their counts"),
 })
