@@ -40,7 +40,8 @@ def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessi
 
 def overview_hours_pipeline(log_filter, lo, hi):
     """The hours of the windows ``[lo, hi)`` (None: unbounded) the caller found wholly inside the
-    filter's range: ``{userId, sessionId, w, count, nav, first, last}`` each, in no order. Only for a
+    filter's range: ``store.hours`` documents (``{userId, sessionId, w, count, n, first, last}``), in
+    no order. Only for a
     filter without types (an hour's ``first``/``last`` are those of all its actions)."""
     match = {}
     if log_filter.user_id is not None:
@@ -51,10 +52,9 @@ def overview_hours_pipeline(log_filter, lo, hi):
     if window:
         match["w"] = window
     rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
-    stages = [{"$match": stage} for stage in (match, rest) if stage]
-    stages.append({"$project": {"_id": 0, "userId": 1, "sessionId": 1, "w": 1, "count": 1,
-                                "nav": {"$ifNull": [f"$n.{NAVIGATE}", 0]}, "first": 1, "last": 1}})
-    return stages
+    # No $project: on SecantusDB, which evaluates a projection per document in Python, the hours'
+    # documents come back faster whole (they are small: the ids, w, count, n, first, last).
+    return [{"$match": stage} for stage in (match, rest) if stage] or [{"$match": {}}]
 
 
 def overview_buckets_pipeline(log_filter, tz, first_range=None, sessions=None):
@@ -112,25 +112,17 @@ def step_condition(step):
 
 
 def funnel_pipeline(log_filter, steps):
-    """The matching actions that match any of ``steps``: ``{userId, sessionId, b, i, t, u, type, p}``
-    where ``p`` keeps only the properties the steps name; the caller orders them and walks the steps.
-    For a filter already narrowed to the steps' types (``narrowed``)."""
+    """The matching actions that match any of ``steps``: rows ``{userId, sessionId, b, i, actions}``
+    (the action whole: a ``$project`` per row would cost more than it saves on SecantusDB); the
+    caller orders them and walks the steps. For a filter already narrowed to the steps' types
+    (``narrowed``)."""
     conditions = [step_condition(step) for step in steps]
     unique = [c for i, c in enumerate(conditions) if c not in conditions[:i]]
-    stages = _unwound(log_filter, extra=unique[0] if len(unique) == 1 else {"$or": unique},
-                      project=("userId", "sessionId", "b"), index=True)
-    keys = sorted({key for _, key, _ in steps if key is not None})
-    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "i": 1, "t": "$actions.t", "u": "$actions.u",
-                                "type": "$actions.type", **{f"p.{k}": f"$actions.p.{k}" for k in keys}}})
-    return stages
+    return _unwound(log_filter, extra=unique[0] if len(unique) == 1 else {"$or": unique},
+                    project=("userId", "sessionId", "b"), index=True)
 
 
 def clicks_pipeline(log_filter):
-    """The matching CLICKs and NAVIGATEs with what a click map needs: ``{userId, sessionId, b, i, t,
-    u, type, x, y, page, to}`` (``page``: a click's own ``page`` property; ``to``: a NAVIGATE's pageTo),
-    for a filter already narrowed to those two types."""
-    stages = _unwound(log_filter, project=("userId", "sessionId", "b"), index=True)
-    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "i": 1, "t": "$actions.t", "u": "$actions.u",
-                                "type": "$actions.type", "x": "$actions.p.locationX", "y": "$actions.p.locationY",
-                                "page": "$actions.p.page", "to": "$actions.p.pageTo"}})
-    return stages
+    """The matching CLICKs and NAVIGATEs, rows ``{userId, sessionId, b, i, actions}``, for a filter
+    already narrowed to those two types."""
+    return _unwound(log_filter, project=("userId", "sessionId", "b"), index=True)

@@ -105,8 +105,8 @@ def _pieces(db, log_filter, tz, deadline, trace):
                             straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
                             continue
                         day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
-                    pieces.append((row["userId"], row["sessionId"], day, int(row["count"]), int(row["nav"]),
-                                   row["first"], row["last"]))
+                    pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
+                                   int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
             reads = [(first_range, None) for first_range in _runs(sorted(edges))]
             reads += [((w, later(w, SPAN)), straddling[w]) for w in sorted(straddling) if w not in edges]
         for first_range, sessions in reads:
@@ -251,20 +251,20 @@ def funnel(db, log_filter, steps, per="session", within=None, deadline=None, tra
 
 
 def _order(row):
-    return (row["t"], row.get("u", 0) or 0, row["sessionId"], row["b"], row["i"])
+    return (row["actions"]["t"], row["actions"].get("u", 0), row["sessionId"], row["b"], row["i"])
 
 
 def _instant(row):
-    return row["t"] + timedelta(microseconds=row.get("u", 0) or 0)
+    return row["actions"]["t"] + timedelta(microseconds=row["actions"].get("u", 0))
 
 
 def _matches(row, step):
     kind, key, values = step
-    if row["type"] != kind:
+    if row["actions"]["type"] != kind:
         return False
     if key is None:
         return True
-    value = row.get("p", {}).get(key, _MISSING)
+    value = row["actions"]["p"].get(key, _MISSING)
     return any(type(value) is type(v) and value == v for v in values) or (
         isinstance(value, (int, float)) and not isinstance(value, bool)
         and any(isinstance(v, (int, float)) and value == v for v in values))
@@ -307,14 +307,16 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
             rows.sort(key=_order)
             current = None
             for row in rows:
-                if row["type"] == ip.NAVIGATE:
-                    current = row.get("to")
+                stored = row["actions"]
+                if stored["type"] == ip.NAVIGATE:
+                    current = stored["p"].get("pageTo")
                     continue
-                on = row["page"] if "page" in row else current
+                on = stored["p"].get("page", current)
                 if on is None or not isinstance(on, str):
                     continue
                 by_page[on] += 1
-                points.setdefault(on, Counter())[(plain(row.get("x")), plain(row.get("y")))] += 1
+                points.setdefault(on, Counter())[(plain(stored["p"].get("locationX")),
+                                                  plain(stored["p"].get("locationY")))] += 1
     ranked = sorted(by_page.items(), key=lambda item: (-item[1], item[0]))
     chosen = page if page is not None else (ranked[0][0] if ranked else None)
     spots = points.get(chosen, Counter())
