@@ -181,7 +181,7 @@ def paths(db, log_filter, limit, deadline=None, trace=None):
     transitions, entries, exits = {}, {}, {}
     for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
         key = row["_id"]
-        pair = (plain(key.get("f")), plain(key.get("to")))
+        pair = (key.get("f"), key.get("to"))
         figures = transitions.setdefault(pair, [0, 0])
         figures[0] += int(row["count"])
         figures[1] += 1
@@ -202,28 +202,17 @@ def paths(db, log_filter, limit, deadline=None, trace=None):
 
 
 def _ranked(pages):
-    counted = Counter(_Hashable(page) for page in pages)
-    ordered = sorted(counted.items(), key=lambda item: (-item[1], _name(item[0].value)))
-    return [{"page": key.value, "sessions": count} for key, count in ordered]
-
-
-class _Hashable:
-    """A page name of any JSON type as a dict key (a page is a string; the store does not insist)."""
-
-    def __init__(self, value):
-        self.value = value
-        self.key = _name(value)
-
-    def __hash__(self):
-        return hash(self.key)
-
-    def __eq__(self, other):
-        return self.key == other.key
+    counted = Counter(pages)
+    return [{"page": page, "sessions": count}
+            for page, count in sorted(counted.items(), key=lambda item: (-item[1], _name(item[0])))]
 
 
 def _name(value):
-    """A sort key for a page name: strings first by text, anything else after them by its repr."""
-    return (0, value) if isinstance(value, str) else (1, repr(value))
+    """A sort key for a value of any JSON type: numbers, then strings, then anything else by repr
+    (pages are strings: POST checks that pageFrom and pageTo are; a top list's values need not be)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, value) if isinstance(value, str) else (2, 0, repr(value))
 
 
 def funnel(db, log_filter, steps, per="session", within=None, deadline=None, trace=None):
@@ -321,12 +310,8 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
     chosen = page if page is not None else (ranked[0][0] if ranked else None)
     spots = points.get(chosen, Counter())
     return {"page": chosen, "pages": [{"page": p, "clicks": n} for p, n in ranked[:pages_listed]],
-            "points": [{"x": x, "y": y, "count": n} for (x, y), n in sorted(spots.items(), key=_spot)]}
-
-
-def _spot(item):
-    (x, y), _ = item
-    return (repr(type(x)), x if isinstance(x, (int, float)) else 0, repr(type(y)), y if isinstance(y, (int, float)) else 0)
+            "points": [{"x": x, "y": y, "count": n} for (x, y), n in
+                       sorted(spots.items(), key=lambda item: (-item[1], _name(item[0][0]), _name(item[0][1])))]}
 
 
 def plain(value):
