@@ -12,6 +12,7 @@ import pytest
 from logstore import create_app
 from logstore.config import Settings
 from logstore.times import parse_time
+from tests.api.test_bounded_reads import app_for, big  # noqa: F401  (fixture: 20,000 stored actions)
 from tests.builders import action, session_log
 
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
@@ -407,3 +408,32 @@ def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(ap
     firsts = [stages[0]["$match"] for _, stages in trace]
     assert [m["types"] for m in firsts] == ["VIEW", "NAVIGATE", "NAVIGATE"]
     assert all(m["first"] == {"$gte": datetime(2020, 3, 2)} for m in firsts)
+
+
+# ---- bounded reads ----------------------------------------------------------------------------
+
+INSIGHTS = ["/logs/overview?tz=%2B05:30&types=CLICK,NAVIGATE", "/logs/top?field=pageTo", "/logs/paths",
+            "/logs/funnel?step=CLICK&step=NAVIGATE&per=user", "/logs/clicks"]
+
+
+@pytest.mark.parametrize("path", INSIGHTS)
+def test_an_insight_past_its_time_limit_is_a_503_query_timeout(big, path):  # noqa: F811
+    started = datetime.now()
+    response = app_for(big, query_timeout_ms=2).get(path)
+    assert response.status_code == 503 and response.get_json()["code"] == "QUERY_TIMEOUT", response.get_data()[:300]
+    assert (datetime.now() - started).total_seconds() < 1.0
+    assert app_for(big).get(path).status_code == 200
+
+
+def test_insights_across_users_take_a_heavy_slot_and_one_user_s_do_not(big):  # noqa: F811
+    app = create_app(Settings(heavy_reads=1), database=big)
+    client = app.test_client()
+    slots = app.extensions["logstore.readgate"]
+    slots.enter()
+    try:
+        for path in INSIGHTS:
+            response = client.get(path)
+            assert response.status_code == 503 and response.get_json()["code"] == "READS_BUSY", path
+            assert client.get(path + ("&" if "?" in path else "?") + "userId=u3").status_code == 200, path
+    finally:
+        slots.leave()
