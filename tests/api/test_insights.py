@@ -6,6 +6,7 @@ from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
 from statistics import median
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -152,15 +153,17 @@ def close(got, want):
     {"userId": "u3"},
     {"sessionId": "s4"},
 ])
-def test_overview_matches_python_in_plus_0530(api, query):
-    got = get(api, "/logs/overview", tz="+05:30", **query)
+@pytest.mark.parametrize("tz", ["+05:30", "America/Denver", "Asia/Kathmandu"])
+def test_overview_matches_python_in_each_time_zone(api, query, tz):
+    zone = IST if tz == "+05:30" else ZoneInfo(tz)
+    got = get(api, "/logs/overview", tz=tz, **query)
     rows = matching(query.get("from"), query.get("to"), query.get("types", "").split(",") if "types" in query
                     else None, query.get("userId"))
     if "sessionId" in query:
         rows = [r for r in rows if r[1] == query["sessionId"]]
-    first = parse_time(query["from"]).astimezone(IST).date().isoformat() if "from" in query else None
-    last = parse_time(query["to"]).astimezone(IST).date().isoformat() if "to" in query else None
-    want = overview_of(rows, IST, first, last)
+    first = parse_time(query["from"]).astimezone(zone).date().isoformat() if "from" in query else None
+    last = parse_time(query["to"]).astimezone(zone).date().isoformat() if "to" in query else None
+    want = overview_of(rows, zone, first, last)
     assert want["sessions"] > 0
     close(got, want)
 

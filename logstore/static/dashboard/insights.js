@@ -47,7 +47,12 @@
   function getJson(path, extra) {
     const query = new URLSearchParams(current.params);
     for (const [key, value] of extra || []) query.append(key, value);
-    const turn = queue.then(chartDone).then(() => fetchJson(`${path}?${query}`, path));
+    const mine = asked;
+    // A request still waiting when another view is asked for is dropped, not sent.
+    const turn = queue.then(chartDone).then(() => {
+      if (mine !== asked) throw new Error("superseded by a newer view");
+      return fetchJson(`${path}?${query}`, path);
+    });
     queue = turn.catch(() => undefined);
     return turn;
   }
