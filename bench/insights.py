@@ -5,7 +5,7 @@ last 30 days of the data, ``tz=+05:30`` so that a midnight cuts an hour of every
 ``compare=previous``, a 30-day top list (``field=viewedId``), 30-day paths, and a one-day funnel of
 three steps. Targets: ≤ 1 s, ≤ 1 s, ≤ 1 s and ≤ 2 s.
 
-``python -m bench.insights [--actions N] [--runs N]`` runs the same reads in-process instead: its own
+``python -m bench.insights [--actions N] [--runs N] [--reads overview,top,paths,funnel]`` runs the same reads in-process instead: its own
 SecantusDB server in this process (as the tests run it), the data seeded with ``bench.data``, each
 store function called directly. It measures; it never fails.
 """
@@ -100,6 +100,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.insights", description=__doc__.split("\n")[0])
     parser.add_argument("--actions", type=int, default=100_000, help="actions to seed (100 per session)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--reads", help="comma list of the reads to time, by first word: overview,top,paths,funnel")
     args = parser.parse_args(argv)
     from pymongo import MongoClient
     from secantus import SecantusDBServer
@@ -122,7 +123,10 @@ def main(argv=None):
                 data.insert_documents(db[store.SESSIONS], data.stored_documents(data.body(logs)))
             print(f"seeded {args.actions:,} actions ({sessions:,} sessions) in {time.perf_counter() - started:.1f} s")
             print(f"| read | median s | slowest s | target |\n| --- | --- | --- | --- |")
+            chosen = set(args.reads.split(",")) if args.reads else None
             for name, call, target in _calls(db, sessions):
+                if chosen is not None and name.split()[0].strip(",") not in chosen:
+                    continue
                 seconds = []
                 for _ in range(args.runs):
                     started = time.perf_counter()
