@@ -1,7 +1,7 @@
 """The browser client (/sdk/logstore.js) in headless Chromium against gunicorn and SecantusDB.
 
-The page lives on a loopback origin of its own and imports the module from the service with the
-README's import map (integrity included), so the snippet itself is what runs. The browser's time
+The page lives on a loopback origin of its own and imports the release's URL (/sdk/<version>/logstore.js)
+from the service with an import map that pins its integrity, as the README does. The browser's time
 zone is Asia/Kolkata (+05:30): an offset no server default could produce by accident. Each test
 counts what reached the database: every action the page recorded stored once (0 lost, 0 duplicated),
 with the time and offset the browser wrote.
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from logstore.api.sdk import INTEGRITY
+from logstore.api.sdk import INTEGRITY, LATEST
 from logstore.local import free_port
 from tests.browser import browser  # noqa: F401  (fixture)
 
@@ -94,7 +94,7 @@ def app_page():
     origin = f"http://127.0.0.1:{server.server_address[1]}"
 
     def serve(api):
-        sdk = api + "/sdk/logstore.js"
+        sdk = f"{api}/sdk/{LATEST}/logstore.js"
         importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: INTEGRITY}})
         server.html = PAGE.format(importmap=importmap).encode()
 

@@ -282,6 +282,13 @@ export function selectorOf(element) {
   return parts.join(" > ");
 }
 
+/** The service that served this file: its URL without /sdk/logstore.js or /sdk/<version>/logstore.js. */
+function serviceOf(moduleUrl) {
+  const url = new URL(moduleUrl);
+  url.search = url.hash = "";
+  return url.href.replace(/\/sdk\/(?:[^/]+\/)?logstore\.js$/, "");
+}
+
 const SIZES = new WeakMap();
 
 /** The JSON length of a queued record (cached: records do not change once queued). */
@@ -309,7 +316,7 @@ class Client {
     if (!["granted", "pending"].includes(options.consent)) {
       throw new TypeError('logstore: consent must be "granted" or "pending"');
     }
-    this.url = String(options.url || new URL("..", import.meta.url)).replace(/\/+$/, "");
+    this.url = String(options.url || serviceOf(import.meta.url)).replace(/\/+$/, "");
     this.prefix = `${options.storageKey}:${this.url}`;
     const memory = options.persistence === "memory";
     this.local = !memory && this.env.localStorage ? new Guarded(this.env.localStorage) : null;
