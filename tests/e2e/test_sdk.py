@@ -10,6 +10,7 @@ import http.server
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 from collections import Counter
@@ -49,7 +50,10 @@ const config = JSON.parse(new URLSearchParams(location.search).get("config") || 
 if (config.withoutWebLocks) Object.defineProperty(navigator, "locks", {{value: undefined}});
 window.reports = [];
 window.retries = [];
+window.shows = [];
+addEventListener("pageshow", (e) => shows.push(e.persisted));
 window.log = logstore.init({{...config, onError: (e) => reports.push(e), onRetry: (r) => retries.push(r)}});
+window.logstoreLoaded = true;
 window.log.ready.then(() => {{ window.logstoreReady = true; }});
 </script>
 """
@@ -78,7 +82,8 @@ class _Page(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
+        if not self.path.startswith("/bf"):  # /bf…: a page the back/forward cache may keep
+            self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(self.server.html)
 
@@ -104,14 +109,16 @@ def app_page():
     server.server_close()
 
 
-def open_page(driver, origin, **options):
-    """Load the page (in the current tab) with the client's options; wait until it owns its queue."""
+def open_page(driver, origin, path="/", **options):
+    """Load the page (in the current tab) with the client's options; wait until it owns its queue
+    (with consent pending: until the module has run)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
     config = json.dumps({**OPTIONS, **options})
-    driver.get(f"{origin}/?{urlencode({'config': config})}")
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return window.logstoreReady === true"),
+    driver.get(f"{origin}{path}?{urlencode({'config': config})}")
+    flag = "logstoreLoaded" if options.get("consent") == "pending" else "logstoreReady"
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script(f"return window.{flag} === true"),
                                     "the page did not load the SDK (integrity, CORS or a script error)")
 
 
@@ -381,3 +388,174 @@ def test_without_web_locks_a_reload_still_sends_the_queue(service, app_page, bro
     wait_until(lambda: len(stored_ids(mongo, database)) >= 30, 10, "the queue of the page before was not sent")
     assert flush(browser, 10000)["pending"] == 0
     assert_exactly_once(api, mongo, database, ids, started)
+
+
+FILL_STORAGE = """
+// The app's own code fills the origin's localStorage (a persisted store, a cache).
+let i = 0, error = null;
+for (const size of [256 * 1024, 16 * 1024, 1024, 64, 1]) {
+  const chunk = "x".repeat(size);
+  try { for (let n = 0; n < 400; n += 1, i += 1) localStorage.setItem(`app-cache-${i}`, chunk); } catch (e) { error = e.name; }
+}
+return [i, error];
+"""
+
+
+def test_localstorage_full_mid_session_loses_nothing(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushIntervalMs=60000)
+    ids = [browser.execute_script("return log.click(1, 1)")]
+    filled, error = browser.execute_script(FILL_STORAGE)
+    assert error == "QuotaExceededError" and filled > 0
+    ids += record(browser, 10, "full")
+    result = flush(browser, 15000)
+    assert result == {**result, "stored": 11, "dropped": 0, "pending": 0}, result
+    assert_exactly_once(api, mongo, database, ids, started)
+    storage = [r for r in browser.execute_script("return window.reports") if r["kind"] == "storage"]
+    assert storage and storage[0]["durable"] is False, storage
+
+
+def test_three_tabs_started_and_closed_at_once(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    browser.get(app_page.origin + "/blank")
+    keeper = browser.current_window_handle
+    tabs, ids = [], []
+    for n in range(3):
+        browser.switch_to.new_window("tab")
+        open_page(browser, app_page.origin, flushIntervalMs=60000)  # nothing sent before the close
+        tabs.append(browser.current_window_handle)
+    for n, tab in enumerate(tabs):
+        browser.switch_to.window(tab)
+        ids += record(browser, 20, f"tab-{n}")
+    for tab in tabs:  # closed one right after the other
+        browser.switch_to.window(tab)
+        browser.close()
+    browser.switch_to.window(keeper)
+    open_page(browser, app_page.origin)  # adopts whatever the closing tabs' keepalive flush did not settle
+    wait_until(lambda: browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':p:') || k.includes(':b:')).length") == 0
+        and len(set(stored_ids(mongo, database))) >= 60, 20, "the closed tabs' queues were not all sent")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+class _FlakyProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards to the service, but answers POST /logs with HTML 400s and 502s while ``bad`` lasts."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if self.command == "POST" and self.server.bad:
+            status = self.server.bad.pop(0)
+            page = f"<html><body><h1>{status}</h1>proxy</body></html>".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(self.server.upstream + self.path, data=body, method=self.command, headers=headers)
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        data = response.read()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_OPTIONS = do_GET = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_proxy_answering_html_400s_and_502s_for_a_while(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _FlakyProxy)
+    proxy.upstream, proxy.bad = api, [400, 502, 400, 502, 400, 400]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        started = datetime.now().astimezone()
+        open_page(browser, app_page.origin, url=f"http://127.0.0.1:{proxy.server_address[1]}", flushAt=4)
+        ids = record(browser, 16, "proxied")
+        result = flush(browser, 25000)
+        assert result["pending"] == 0 and result["dropped"] == 0 and result["stats"]["dropped"] == 0, result
+        assert_exactly_once(api, mongo, database, ids, started)
+        assert proxy.bad == []
+        reports = browser.execute_script("return window.reports")
+        assert {r["kind"] for r in reports} == {"unexpected-response"}, reports
+        assert {r["status"] for r in reports} == {400, 502}
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+def test_the_back_forward_cache_keeps_the_page_and_its_queue(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, path="/bf-app")
+    ids = record(browser, 5, "before")
+    assert flush(browser, 10000)["pending"] == 0
+    held = browser.execute_async_script("navigator.locks.query().then((s) => arguments[0](s.held.length))")
+    assert held == 1, "the page holds its lock while shown"
+    browser.get(app_page.origin + "/bf-elsewhere")
+    browser.back()
+    wait_until(lambda: browser.execute_script("return document.readyState") == "complete", 10, "no page")
+    restored = browser.execute_script("return window.shows || []")
+    reasons = browser.execute_script(
+        "const n = performance.getEntriesByType('navigation')[0]; return n.notRestoredReasons ? JSON.stringify(n.notRestoredReasons) : null")
+    assert restored == [False, True], f"not restored from the back/forward cache: {restored}; reasons: {reasons}"
+    wait_until(lambda: browser.execute_async_script(
+        "navigator.locks.query().then((s) => arguments[0](s.held.length))") >= 1, 10, "the lock was not taken again")
+    ids += record(browser, 5, "after")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_consent_pending_then_granted(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, consent="pending", userId=None,
+              autocapture={"navigation": True, "clicks": True})
+    assert browser.execute_script("return [log.click(1, 2), log.view('v')]") == [None, None]
+    browser.execute_script("history.pushState({}, '', '/somewhere'); document.body.click()")
+    time.sleep(0.5)
+    assert browser.execute_script("return [localStorage.length, sessionStorage.length, sent.length]") == [0, 0, 0]
+    browser.execute_script("log.optIn()")
+    browser.execute_script("return log.ready")
+    ids = record(browser, 5, "granted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+    assert browser.execute_script("return log.userId").startswith("anonymous-")
+
+
+def test_a_single_page_apps_route_changes_are_navigate_actions(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    open_page(browser, app_page.origin, autocapture={"navigation": True, "clicks": True})
+    browser.execute_script("history.pushState({}, '', '/inventory?token=secret')")
+    browser.execute_script("history.replaceState({}, '', '/inventory/42')")
+    browser.execute_script("history.back()")
+    wait_until(lambda: browser.execute_script("return location.pathname") == "/", 5, "history.back() did not happen")
+    browser.execute_script("location.hash = '#reviews'")
+    wait_until(lambda: browser.execute_script("return log.pending()") >= 4, 5, "hashchange not recorded")
+    browser.execute_script(
+        "const b = document.createElement('button'); b.id = 'buy'; b.textContent = 'Buy for $12'; "
+        "document.body.append(b); b.click()")
+    assert flush(browser, 10000)["pending"] == 0
+    rows = sorted(exported(api), key=lambda r: r["time"])
+    moves = [(r["properties"]["pageFrom"], r["properties"]["pageTo"]) for r in rows if r["type"] == "NAVIGATE"]
+    assert moves == [("/", "/inventory"), ("/inventory", "/inventory/42"), ("/inventory/42", "/"), ("/", "/#reviews")], moves
+    clicks = [r["properties"] for r in rows if r["type"] == "CLICK"]
+    assert len(clicks) == 1 and clicks[0]["selector"] == "#buy" and clicks[0]["page"] == "/", clicks
+    assert "Buy for" not in json.dumps(rows) and "secret" not in json.dumps(rows)
