@@ -8,12 +8,14 @@ with the time and offset the browser wrote.
 """
 import http.server
 import json
+import re
 import threading
 import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 from collections import Counter
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
@@ -104,6 +106,7 @@ def app_page():
         server.html = PAGE.format(importmap=importmap).encode()
 
     serve.origin = origin
+    serve.server = server
     yield serve
     server.shutdown()
     server.server_close()
@@ -509,7 +512,12 @@ def test_the_back_forward_cache_keeps_the_page_and_its_queue(service, app_page, 
     assert flush(browser, 10000)["pending"] == 0
     held = browser.execute_async_script("navigator.locks.query().then((s) => arguments[0](s.held.length))")
     assert held == 1, "the page holds its lock while shown"
+    page_id = browser.execute_script("return log.pageId")
     browser.get(app_page.origin + "/bf-elsewhere")
+    # While the first page is in the cache, it holds no lock (the HTML spec lets a held lock keep a
+    # page out of the back/forward cache).
+    names = browser.execute_async_script("navigator.locks.query().then((s) => arguments[0](s.held.map((l) => l.name)))")
+    assert not [n for n in names if page_id in n], names
     browser.back()
     wait_until(lambda: browser.execute_script("return document.readyState") == "complete", 10, "no page")
     restored = browser.execute_script("return window.shows || []")
@@ -559,3 +567,44 @@ def test_a_single_page_apps_route_changes_are_navigate_actions(service, app_page
     clicks = [r["properties"] for r in rows if r["type"] == "CLICK"]
     assert len(clicks) == 1 and clicks[0]["selector"] == "#buy" and clicks[0]["page"] == "/", clicks
     assert "Buy for" not in json.dumps(rows) and "secret" not in json.dumps(rows)
+
+
+def readme_snippet(api):
+    """The README's first HTML snippet (import map, stub, calls), pointed at this service."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    html = re.search(r"```html\n(.*?)```", text, re.S).group(1)
+    return html.replace("https://logs.example.com", api).replace("<a write key>", "write-key")
+
+
+def test_the_readmes_stub_queues_calls_and_a_failed_load_breaks_nothing(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' + readme_snippet(api) +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return Boolean(window.logstore && window.logstore.client)"), 15,
+               "the stub was not taken over (integrity, CORS or a script error)")
+    result = browser.execute_async_script("logstore.client.flush({timeoutMs: 10000}).then(arguments[0])")
+    assert result["pending"] == 0
+    rows = assert_exactly_once(api, mongo, database, [r["id"] for r in exported(api)], started)
+    assert [(r["type"], r["userId"]) for r in sorted(rows, key=lambda r: r["time"])] == [
+        ("VIEW", "ABC123XYZ"), ("NAVIGATE", "ABC123XYZ")]
+    assert browser.execute_script("return window.appRan") is True
+
+    # The module cannot load (a wrong URL, a blocked host): the page's own modules run all the same.
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' +
+                            readme_snippet(api).replace(f"/sdk/{LATEST}/", "/sdk/0.0.0/") +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return window.appRan === true"), 10, "the page's module did not run")
+    assert browser.execute_script("logstore.click(1, 2); return logstore.q.length") == 4  # init, view, navigate, click
+
+    # The import map's integrity applies to the dynamic import(): another hash, and the module is refused.
+    wrong = re.sub(r"sha384-[A-Za-z0-9+/=]+", "sha384-" + "A" * 64, readme_snippet(api))
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' + wrong +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return window.appRan === true"), 10, "the page's module did not run")
+    time.sleep(1)
+    assert browser.execute_script("return Boolean(logstore.client)") is False, "a module of another hash ran"
