@@ -208,3 +208,22 @@ test("three tabs started and closed at once: 0 lost, 0 doubled", async () => {
   assert.equal(survivors[0].pending() + survivors[1].pending(), 0);
   await settle();
 });
+
+test("without Web Locks, what a page writes after pagehide still says it is gone", async () => {
+  const world = new World({ locks: false });
+  world.service.intercept = () => new TypeError("Failed to fetch");
+  const page = new FakePage();
+  const log = await start(world, {}, page);
+  const ids = [log.click(1, 1)];
+  page.leave();
+  ids.push(log.click(2, 2)); // an app's own pagehide handler records one more
+  await world.clock.advance(50);
+  const indexes = world.local.keys(":p:").map((k) => JSON.parse(world.local.getItem(k)));
+  assert.deepEqual(indexes.map((i) => i.at), [0]);
+  world.service.intercept = null;
+  const next = await start(world, {}, new FakePage(), new FakeStorage());
+  await world.clock.advance(2000);
+  assert.equal(world.service.check(ids).lost, 0, "adopted at once, not after the 3-minute lease");
+  next.close();
+  log.close();
+});

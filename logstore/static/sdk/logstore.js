@@ -452,12 +452,13 @@ class Client {
    */
   optOut() {
     const dropped = this.takeAll();
+    const homes = [...this.homes.keys()];
     this.consent = "denied";
     this.stop();
     this.homes = new Map([[this.indexKey, { lastIndex: undefined, release: null }]]);
     if (this.local) {
       for (const batch of dropped.batches) this.local.remove(this.itemKey(batch.id));
-      for (const home of this.homes.keys()) this.local.remove(home);
+      for (const home of homes) this.local.remove(home);
       this.local.remove(`${this.prefix}:anonymousId`);
       this.local.set(`${this.prefix}:optOut`, "1");
     }
@@ -663,7 +664,9 @@ class Client {
         }
         continue;
       }
-      const index = JSON.stringify({ v: FORMAT, at: this.locks ? 0 : this.env.wallNow(), batches: batches.map((b) => b.id) });
+      // Without Web Locks, the time says the page is alive (0: gone, adopt at once).
+      const at = this.locks || this.leaving ? 0 : this.env.wallNow();
+      const index = JSON.stringify({ v: FORMAT, at, batches: batches.map((b) => b.id) });
       if (index !== state.lastIndex) {
         if (this.local.set(home, index)) state.lastIndex = index;
         else ok = indexes = false;
@@ -900,6 +903,7 @@ class Client {
   async resume() {
     if (!this.started || this.closed) return;
     this.owned = false;
+    this.leaving = false;
     const before = this.all();
     this.newPage();
     const open = this.open.records.length && this.local && this.local.get(this.itemKey(this.open.id)) !== null;
@@ -936,12 +940,16 @@ class Client {
     this.on(document, "visibilitychange", () => {
       if (document.visibilityState === "hidden") this.sendOnExit(false);
     });
-    this.on(window, "pagehide", () => {
+    this.on(window, "pagehide", (event) => {
       this.sendOnExit(true);
       this.releaseLease();
-      // The page may go into the back/forward cache: a held Web Lock would keep it out.
-      this.owned = false;
-      this.releaseLock();
+      // Into the back/forward cache: a held Web Lock could keep the page out of it, and another
+      // page may adopt the queue meanwhile (resume() sorts that out). A page that is unloading
+      // keeps its lock to the end, to clear what the service answers before it goes.
+      if (event.persisted) {
+        this.owned = false;
+        this.releaseLock();
+      }
     });
     this.on(window, "pageshow", (event) => { if (event.persisted) this.resume(); });
     this.on(window, "online", () => {
@@ -963,11 +971,9 @@ class Client {
   /** Without Web Locks, a page going away says so, for the next page not to wait out the lease. */
   releaseLease() {
     if (this.locks || !this.owned || !this.local) return;
-    for (const [home, state] of this.homes) {
-      if (!state.lastIndex) continue;
-      const index = JSON.parse(state.lastIndex);
-      if (this.local.set(home, JSON.stringify({ ...index, at: 0 }))) state.lastIndex = undefined;
-    }
+    this.leaving = true; // and from now on, whatever this page writes says so
+    for (const state of this.homes.values()) state.lastIndex = undefined;
+    this.save();
   }
 
   /** Seal and send at once when flushAt actions wait, else once flushIntervalMs has passed. */
