@@ -21,13 +21,14 @@ from datetime import datetime, timedelta
 import pytest
 from pymongo import MongoClient
 
-from logstore.api.sdk import INTEGRITY, LATEST
+from logstore.api.sdk import INTEGRITY, LATEST, VERSIONS
 from logstore.local import free_port
 from tests.browser import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
 ZONE, OFFSET = "Asia/Kolkata", "+05:30"
+RELEASES = {entry["version"]: entry["integrity"] for entry in VERSIONS["versions"]}
 KEYS = {"LOGSTORE_WRITE_KEYS": "write-key", "LOGSTORE_READ_KEYS": "read-key"}
 # Fast timers, so that a test waits for seconds rather than minutes.
 OPTIONS = {"apiKey": "write-key", "userId": "ann", "flushIntervalMs": 200, "minBackoffMs": 100,
@@ -100,9 +101,10 @@ def app_page():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
 
-    def serve(api):
-        sdk = f"{api}/sdk/{LATEST}/logstore.js"
-        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: INTEGRITY}})
+    def serve(api, version=LATEST):
+        sdk = f"{api}/sdk/{version}/logstore.js"
+        pinned = INTEGRITY if version == LATEST else RELEASES[version]
+        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: pinned}})
         server.html = PAGE.format(importmap=importmap).encode()
 
     serve.origin = origin
@@ -504,30 +506,38 @@ def test_a_proxy_answering_html_400s_and_502s_for_a_while(service, app_page, bro
         proxy.server_close()
 
 
+LOCKS_HELD = "navigator.locks.query().then((s) => arguments[0](s.held.map((l) => l.name)))"
+
+
 def test_the_back_forward_cache_keeps_the_page_and_its_queue(service, app_page, browser):  # noqa: F811
+    """A page holds its lock while shown, none in the cache; one adopted meanwhile is left to the adopter."""
     api, mongo, database = service
     started = datetime.now().astimezone()
     open_page(browser, app_page.origin, path="/bf-app")
     ids = record(browser, 5, "before")
     assert flush(browser, 10000)["pending"] == 0
-    held = browser.execute_async_script("navigator.locks.query().then((s) => arguments[0](s.held.length))")
-    assert held == 1, "the page holds its lock while shown"
     page_id = browser.execute_script("return log.pageId")
-    browser.get(app_page.origin + "/bf-elsewhere")
-    # While the first page is in the cache, it holds no lock (the HTML spec lets a held lock keep a
-    # page out of the back/forward cache).
-    names = browser.execute_async_script("navigator.locks.query().then((s) => arguments[0](s.held.map((l) => l.name)))")
-    assert not [n for n in names if page_id in n], names
+    assert [n for n in browser.execute_async_script(LOCKS_HELD) if page_id in n], "the page holds its lock while shown"
+    block_logs(browser, True)
+    ids += record(browser, 5, "cached")  # waiting in the queue when the page goes into the cache
+    # Another page of the origin: it can adopt the cached page's queue only because that page holds
+    # no lock (the HTML spec lets a held lock keep a page out of the back/forward cache).
+    open_page(browser, app_page.origin, path="/bf-elsewhere")
+    assert browser.execute_script("return log.pending()") == 5, "the cached page's queue was not adopted"
+    block_logs(browser, False)
+    assert flush(browser, 10000)["pending"] == 0
     browser.back()
     wait_until(lambda: browser.execute_script("return document.readyState") == "complete", 10, "no page")
     restored = browser.execute_script("return window.shows || []")
     reasons = browser.execute_script(
         "const n = performance.getEntriesByType('navigation')[0]; return n.notRestoredReasons ? JSON.stringify(n.notRestoredReasons) : null")
     assert restored == [False, True], f"not restored from the back/forward cache: {restored}; reasons: {reasons}"
-    wait_until(lambda: browser.execute_async_script(
-        "navigator.locks.query().then((s) => arguments[0](s.held.length))") >= 1, 10, "the lock was not taken again")
+    wait_until(lambda: browser.execute_script("return log.pending()") == 0, 10, "the adopted queue was not left to the adopter")
+    wait_until(lambda: f"page:{browser.execute_script('return log.pageId')}" in " ".join(
+        browser.execute_async_script(LOCKS_HELD)), 10, "the lock was not taken again")
     ids += record(browser, 5, "after")
-    assert flush(browser, 10000)["pending"] == 0
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["duplicates"] == 0, result
     assert_exactly_once(api, mongo, database, ids, started)
 
 
@@ -608,3 +618,26 @@ def test_the_readmes_stub_queues_calls_and_a_failed_load_breaks_nothing(service,
     wait_until(lambda: browser.execute_script("return window.appRan === true"), 10, "the page's module did not run")
     time.sleep(1)
     assert browser.execute_script("return Boolean(logstore.client)") is False, "a module of another hash ran"
+
+
+def test_an_upgrade_from_sdk_1_sends_the_queue_it_left(service, app_page, browser):  # noqa: F811
+    """A page of SDK 1.0.0 queues actions (format 1) and reloads into the latest: they are migrated and sent."""
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    app_page(api, "1.0.0")
+    open_page(browser, app_page.origin, url=api)  # 1.0.0 finds its service only from /sdk/logstore.js
+    assert browser.execute_script("return (await import('logstore')).VERSION") == "1.0.0"
+    block_logs(browser, True)
+    ids = record(browser, 30, "old")
+    browser.execute_script("log.close()")  # no flush on the way out: the queue stays for the next page
+    assert browser.execute_script("return Object.keys(localStorage).some((k) => k.includes(':q:'))")
+    app_page(api)
+    browser.refresh()
+    block_logs(browser, False)
+    open_page(browser, app_page.origin)
+    wait_until(lambda: len(set(stored_ids(mongo, database))) >= 30, 15, "the format-1 queue was not sent")
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["stored"] == 30, result  # this page sent them
+    assert_exactly_once(api, mongo, database, ids, started)
+    assert not browser.execute_script("return Object.keys(localStorage).filter((k) => k.includes(':q:'))")
+    assert not [r for r in browser.execute_script("return window.reports") if r["kind"] == "storage-format"]
