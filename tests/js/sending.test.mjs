@@ -190,3 +190,23 @@ test("the Web Lock is released on pagehide (the back/forward cache) and taken ag
   await world.clock.advance(500);
   assert.equal(world.service.storedIds().length, 11);
 });
+
+test("a format-1 queue taken over, then the page in the back/forward cache: restored, it sends nothing twice", async () => {
+  const world = new World();
+  const prefix = "logstore:https://logs.example.com";
+  const record = (id) => ({ u: "ann", s: "s-1", a: { id, time: "2026-12-04T12:00:00.000+00:00", type: "VIEW", properties: { viewedId: "v" } } });
+  world.local.setItem(`${prefix}:q:old-page`, JSON.stringify({ v: 1, batches: [], queue: [record("a1"), record("a2")] }));
+  world.service.intercept = () => new TypeError("Failed to fetch");
+  const page = new FakePage();
+  const log = await start(world, {}, page);
+  assert.equal(log.pending(), 2);
+  page.leave(true);
+  await world.clock.advance(0);
+  page.restore();
+  await world.clock.advance(10);
+  assert.equal(log.pending(), 2, "taken over again, not kept twice");
+  world.service.intercept = null;
+  await world.clock.advance(3000);
+  assert.deepEqual(world.service.check(["a1", "a2"]), { lost: 0, doubled: 0, stored: 2 });
+  assert.equal(world.local.getItem(`${prefix}:q:old-page`), null);
+});

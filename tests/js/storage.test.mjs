@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { init } from "../../logstore/static/sdk/logstore.js";
-import { World, FakePage, FakeStorage, settle } from "./harness.mjs";
+import { World, FakePage, FakeStorage, settle, problem } from "./harness.mjs";
 
 async function start(world, extra = {}, page, session) {
   const log = init({ ...world.options(extra), environment: world.environment(page, session) });
@@ -226,4 +226,22 @@ test("without Web Locks, what a page writes after pagehide still says it is gone
   assert.equal(world.service.check(ids).lost, 0, "adopted at once, not after the 3-minute lease");
   next.close();
   log.close();
+});
+
+test("a format-1 queue is taken over in place: a full storage does not stop it, its key goes once all is stored", async () => {
+  const world = new World({ quota: 100000 });
+  const prefix = "logstore:https://logs.example.com";
+  const record = (id) => ({ u: "ann", s: "s-1", a: { id, time: "2026-12-04T12:00:00.000+00:00", type: "VIEW", properties: { viewedId: "v" } } });
+  const saved = JSON.stringify({ v: 1, batches: [{ key: "key-1", records: [record("a1"), record("a2")] }, { key: "key-2", records: [record("a3")] }], queue: [record("a4")] });
+  world.local.setItem(`${prefix}:q:old-page`, saved);
+  world.local.fill(0);
+  let answered = 0;
+  world.service.intercept = (request) => (request.key === "key-2" && answered++ < 3 ? problem(503, "DATABASE_BUSY") : null);
+  const log = await start(world);
+  await world.clock.advance(250);
+  assert.equal(world.local.getItem(`${prefix}:q:old-page`), saved, "kept as it was while some of it waits");
+  await world.clock.advance(10000);
+  assert.deepEqual(world.service.check(["a1", "a2", "a3", "a4"]), { lost: 0, doubled: 0, stored: 4 });
+  assert.equal(world.local.getItem(`${prefix}:q:old-page`), null, "removed once everything in it was stored");
+  assert.equal(log.pending(), 0);
 });

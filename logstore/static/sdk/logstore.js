@@ -655,6 +655,15 @@ class Client {
     for (const batch of [...this.batches, this.open]) if (!batch.records.length) batch.dirty = false;
     for (const [home, batches] of byHome) {
       const state = this.homes.get(home);
+      if (state.legacy) { // a format-1 queue: never rewritten; removed with its heartbeat once all is sent
+        if (!batches.length) {
+          this.local.remove(home);
+          this.local.remove(state.legacy);
+          if (state.release) state.release();
+          this.homes.delete(home);
+        }
+        continue;
+      }
       if (!batches.length) {
         if (state.lastIndex !== null) this.local.remove(home);
         state.lastIndex = null;
@@ -779,7 +788,8 @@ class Client {
         await this.underLock(key.slice(`${this.prefix}:p:`.length), (release) => this.takeOver(key, release), key);
       }
       for (const key of this.local.keys(`${this.prefix}:q:`)) {
-        await this.underLock(key.slice(`${this.prefix}:q:`.length), () => this.migrate(key), null);
+          if (this.homes.has(key)) continue;
+        await this.underLock(key.slice(`${this.prefix}:q:`.length), (release) => this.migrate(key, release), null);
       }
       if (!this.locks) this.sweepHeartbeats();
     } catch (error) {
@@ -847,8 +857,12 @@ class Client {
     return true;
   }
 
-  /** A queue of format 1 (SDK 1.0): its batches become ours, with their keys; then its key goes. */
-  migrate(key) {
+  /**
+   * A queue of format 1 (SDK 1.0), one key: taken over in place, like an index (its lock held,
+   * nothing copied, so a full storage does not stop it); its batches keep their keys, and the key
+   * is removed once everything in it is stored or dropped.
+   */
+  migrate(key, release) {
     const left = this.local.json(key);
     const pageId = key.slice(`${this.prefix}:q:`.length);
     if (left === null) return false;
@@ -856,24 +870,18 @@ class Client {
       this.reportFormat(key, left);
       return false;
     }
-    const taken = left.batches.map((b) => ({ ...this.newBatch(b.key), records: b.records }));
-    if (left.queue.length) taken.push({ ...this.newBatch(newId()), records: left.queue });
-    const before = this.batches;
+    const taken = left.batches.map((b) => ({ ...this.newBatch(b.key, key), records: b.records, dirty: false }));
+    // Its unsealed queue gets a key of its own page's: whoever takes it over sends the same body under the same key.
+    if (left.queue.length) taken.push({ ...this.newBatch(`${pageId}-queue`.slice(-200), key), records: left.queue, dirty: false });
+    const heartbeat = `${this.prefix}:hb:${pageId}`;
+    if (!this.locks) this.local.set(heartbeat, String(this.env.wallNow())); // the lease is ours (if it can be said)
+    this.homes.set(key, { lastIndex: undefined, release, legacy: heartbeat });
     this.batches = [...taken, ...this.batches];
-    this.homes.get(this.indexKey).lastIndex = undefined;
-    if (!this.save() || taken.some((batch) => batch.dirty)) { // not all of it written: leave it be
-      for (const batch of taken) this.local.remove(this.itemKey(batch.id));
-      this.batches = before;
-      this.homes.get(this.indexKey).lastIndex = undefined;
-      this.save();
-      return false;
-    }
-    this.local.remove(key);
-    this.local.remove(`${this.prefix}:hb:${pageId}`);
-    this.log("migrated a format-1 queue", { from: key, actions: taken.reduce((n, b) => n + b.records.length, 0) });
+    this.log("took over a format-1 queue", { from: key, actions: taken.reduce((n, b) => n + b.records.length, 0) });
     this.bound();
+    this.save();
     this.schedule();
-    return false; // its lock is not kept: the queue is under this page's index now
+    return true;
   }
 
   reportFormat(key, value) {
@@ -905,10 +913,13 @@ class Client {
     this.owned = false;
     this.leaving = false;
     const before = this.all();
+    const legacy = new Set([...this.homes].filter(([, state]) => state.legacy).map(([home]) => home));
     this.newPage();
     const open = this.open.records.length && this.local && this.local.get(this.itemKey(this.open.id)) !== null;
     if (open) this.open = this.newBatch(null);
-    this.batches = this.batches.filter((batch) => !this.local || this.local.get(this.itemKey(batch.id)) === null);
+    // What storage holds (a batch's key, or a format-1 queue's) is adopted again below, or by another page.
+    const stored = (batch) => this.local && this.local.get(legacy.has(batch.home) ? batch.home : this.itemKey(batch.id)) !== null;
+    this.batches = this.batches.filter((batch) => !stored(batch));
     for (const batch of this.all()) {
       batch.home = this.indexKey;
       batch.dirty = true;
