@@ -245,3 +245,21 @@ test("a format-1 queue is taken over in place: a full storage does not stop it, 
   assert.equal(world.local.getItem(`${prefix}:q:old-page`), null, "removed once everything in it was stored");
   assert.equal(log.pending(), 0);
 });
+
+test("without Web Locks, a gone page's queue is adopted even when storage is too full to renew its lease", async () => {
+  const world = new World({ locks: false, quota: 200000 });
+  world.service.intercept = () => new TypeError("Failed to fetch");
+  const page = new FakePage();
+  const first = await start(world, {}, page);
+  const ids = [];
+  for (let i = 0; i < 20; i += 1) ids.push(first.click(i, i));
+  await world.clock.advance(500);
+  page.leave();
+  first.close();
+  world.local.fill(0);
+  world.service.intercept = null;
+  const next = await start(world, {}, new FakePage(), new FakeStorage());
+  await world.clock.advance(3000);
+  assert.deepEqual(world.service.check(ids), { lost: 0, doubled: 0, stored: 20 });
+  assert.equal(next.pending(), 0);
+});

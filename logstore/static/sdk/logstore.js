@@ -834,9 +834,9 @@ class Client {
       this.reportFormat(indexKey, index);
       return false;
     }
-    if (!this.locks && !this.local.set(indexKey, JSON.stringify({ ...index, at: this.env.wallNow() }))) {
-      return false; // the lease could not be renewed: another page may take it
-    }
+    // Without Web Locks the lease is renewed (our heartbeat from now on). If storage is too full
+    // for that, it is adopted all the same: another page may then send it too, stored once.
+    if (!this.locks) this.local.set(indexKey, JSON.stringify({ ...index, at: this.env.wallNow() }));
     const taken = [];
     for (const id of index.batches) {
       const item = this.local.json(this.itemKey(id));
