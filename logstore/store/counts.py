@@ -4,14 +4,17 @@ from the buckets.
 Every window ``w`` (``spans``) is counted by exactly one of two reads, chosen from the filter and
 the window alone, never from the data, so the two never overlap or leave a gap:
 
-- the hours (``store.hours``) of every window wholly inside ``from``/``to`` and, when counting per
-  day, with no midnight of ``tz`` inside it: a document per session and hour, summed per window
-  by the database, then per day and type here;
+- the counts of every window wholly inside ``from``/``to`` and, when counting per day, with no
+  midnight of ``tz`` inside it, summed per window by the database, then per day and type here:
+  without ``userId``/``sessionId`` (as filter or group) the rollups of the hour (``store.rollups``,
+  a document per UTC hour and sub-bucket, ``types`` picked from their per-type counts), else the
+  per-session hours (``store.hours``, a document per session and hour);
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
   hours, whatever the range.
 
-A store not yet migrated to this layout has no hours to read: it is counted from the buckets alone.
+A store not yet migrated to this layout reads what its own layout has: layout 3 (no rollups yet)
+the per-session hours, older ones the buckets alone.
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ from ..times import parse_tz
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
+from . import rollups
 from .hours import HOURS
+from .rollups import ROLLUPS
 from .reads import run
 
 ONE_MS = timedelta(milliseconds=1)
@@ -39,7 +44,8 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     fields = [pipelines.GROUP_KEYS[name] for name in group_by]
     trace = trace if trace is not None else []
     try:
-        if extent.layout(db, deadline.max_time_ms() if deadline else None) != extent.LAYOUT:
+        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
+        if not extent.at_least(layout, extent.WITH_HOURS):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
             trace.append((SESSIONS, pipeline))
             return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
@@ -49,9 +55,12 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
-            pipeline = pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
-            trace.append((HOURS, pipeline))
-            for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
+            if extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields):
+                collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
+            else:
+                collection, pipeline = db[HOURS], pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
+            trace.append((collection.name, pipeline))
+            for row in run(collection, pipeline, deadline, allowDiskUse=True):
                 window = row["_id"]["w"]
                 day = days.of(window)
                 if day is None:
@@ -74,6 +83,12 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in totals.items()]
     rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())
     return rows
+
+
+def by_hour_alone(log_filter, fields):
+    """Whether the rollups of whole hours answer: no user or session asked for, by filter or group."""
+    return (log_filter.user_id is None and log_filter.session_id is None
+            and "userId" not in fields and "sessionId" not in fields)
 
 
 class _Days:

@@ -372,12 +372,18 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
     from logstore import filters
     from logstore.store import insights
     from logstore.store.hours import HOURS
+    from logstore.store.rollups import ROLLUPS
     from werkzeug.datastructures import MultiDict
 
+    # Of one user, the per-session hours; of everyone, the rollups' sessions documents.
+    one = filters.parse_filter(MultiDict({"userId": "u1", "from": "2020-03-02T03:17:41Z"}))
+    trace = []
+    insights.overview(module_db, one, "+05:30", trace=trace)
+    assert trace[0][0] == HOURS
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T03:17:41Z", "to": "2020-03-04T20:00:00Z"}))
     trace = []
     insights.overview(module_db, log_filter, "+05:30", trace=trace)
-    assert trace[0][0] == HOURS and "$unwind" not in json.dumps(trace[0][1], default=str)
+    assert trace[0][0] == ROLLUPS and "$unwind" not in json.dumps(trace[0][1], default=str)
     assert all(name == "sessions" for name, _ in trace[1:])
     reads = {stages[0]["$match"]["first"]["$gte"]: stages for _, stages in trace[1:]}
     assert all(stages[0]["$match"]["first"]["$lt"] - start == timedelta(hours=1) for start, stages in reads.items())

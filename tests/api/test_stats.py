@@ -173,8 +173,13 @@ def read_windows(db, query, group_by, tz):
 
 def test_a_count_reads_buckets_only_for_the_hours_that_hold_a_range_end_or_a_midnight(db, dense):
     hour = timedelta(hours=1)
-    assert read_windows(db, "", ("day", "type"), "UTC") == (["session_hours"], [])
+    # Without a user or session (filter or group) the rollups of the hours answer, also for types;
+    # with one, the per-session hours.
+    assert read_windows(db, "", ("day", "type"), "UTC") == (["hour_totals"], [])
+    assert read_windows(db, "types=CLICK,VIEW", ("type",), "UTC") == (["hour_totals"], [])
     assert read_windows(db, "", ("user",), "+05:30") == (["session_hours"], [])
+    assert read_windows(db, "userId=ann", ("type",), "UTC") == (["session_hours"], [])
+    assert read_windows(db, "sessionId=d1", (), "UTC") == (["session_hours"], [])
     # Midnight at +05:30 is 18:30Z: the data covers two of them, each inside one hour.
     names, ranges = read_windows(db, "", ("day", "type"), "+05:30")
     assert ranges == [(datetime(2020, 3, d, 18), datetime(2020, 3, d, 18) + hour) for d in (7, 8)]
@@ -182,3 +187,55 @@ def test_a_count_reads_buckets_only_for_the_hours_that_hold_a_range_end_or_a_mid
     assert ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21)), (datetime(2020, 3, 8, 9), datetime(2020, 3, 8, 10))]
     names, ranges = read_windows(db, "from=2020-03-07T20:00:00Z&to=2020-03-07T20:59:59.999Z", ("type",), "UTC")
     assert names == ["sessions"] and ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21))]
+
+
+@pytest.mark.parametrize("tz, zone", [("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30))),
+                                      ("America/Denver", ZoneInfo("America/Denver"))])
+def test_counts_from_the_rollups_with_types_and_a_range_match_python(client, dense, tz, zone):
+    start, end = "2020-03-07T19:17:31.250Z", "2020-03-09T02:00:00Z"
+    rows = [r for r in dense if parse_time(start) <= r[2] <= parse_time(end) and r[3] in ("CLICK", "NAVIGATE")]
+    query = f"?from={start}&to={end}&types=CLICK,NAVIGATE&groupBy=day,type&tz={tz}"
+    assert stats(client, query) == expected(rows, ("day", "type"), zone)
+    assert stats(client, "?types=VIEW") == [{"count": sum(r[3] == "VIEW" for r in dense)}]
+
+
+def test_counts_stay_exact_after_racing_writers_and_deletes(client, db, dense):
+    """Writers appending to the same hours while a delete takes actions out of them: the rollups
+    (written by concurrent writes into several sub-buckets) still add up to what is stored."""
+    import threading
+
+    from logstore import store
+    from logstore.filters import LogFilter
+    from logstore.validation import parse_batch
+    from tests.stored import assert_hours_agree
+
+    errors = []
+
+    def writer(w):
+        try:
+            for k in range(6):
+                when = datetime(2020, 3, 8, 12, 5 * k + w, tzinfo=timezone.utc).isoformat()
+                body = [session_log(user=f"w{w}", session=f"r{k % 2}", actions=[action(when, TYPES[k % 3])]),
+                        session_log(user="ann", session="d1", actions=[action(when, "VIEW")])]
+                store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def deleter():
+        try:
+            for _ in range(3):
+                store.delete_actions(db, LogFilter(user_id="ann", types=("VIEW",)))
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)] + [threading.Thread(target=deleter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert_hours_agree(db)
+    stored = [(b["userId"], b["sessionId"], a["t"].replace(tzinfo=timezone.utc), a["type"])
+              for b in db.sessions.find() for a in b["actions"]]
+    for tz, zone in (("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30)))):
+        assert stats(client, f"?groupBy=day,type&tz={tz}") == expected(stored, ("day", "type"), zone)
