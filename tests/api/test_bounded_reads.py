@@ -13,6 +13,9 @@ from logstore.config import Settings
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
 
+# Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 
