@@ -6,7 +6,7 @@ from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from . import idempotency, ratelimit, store
+from . import idempotency, ratelimit, store, values
 from .store.migrate import migrate
 
 DEFAULT_DATABASE = "logstore"
@@ -47,7 +47,7 @@ def init_app(app, database=None):
                 "database, or point MONGO_URL at MongoDB."
             )
         database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
-    app.extensions["logstore.db"] = database
+    app.extensions["logstore.db"] = values.decoding(database)
     app.cli.add_command(create_indexes_command)
     app.cli.add_command(migrate_command)
 

@@ -1,11 +1,10 @@
 """The /logs namespace: ingest and query. Each method parses, makes one call, shapes the answer."""
 from __future__ import annotations
 
-import msgspec
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from .. import filters, formats, idempotency, store
+from .. import filters, formats, idempotency, store, values
 from ..auth import caller_id, requires
 from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
@@ -28,7 +27,7 @@ READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its ti
 
 def json_response(data, status=200, headers=None):
     """JSON through msgspec: several times faster than the stdlib on a 10,000-action page."""
-    return Response(msgspec.json.encode(data), status=status, mimetype="application/json", headers=headers)
+    return Response(values.encode(data), status=status, mimetype="application/json", headers=headers)
 
 
 def settings():

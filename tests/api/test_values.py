@@ -72,7 +72,7 @@ def test_a_document_written_by_another_client_does_not_break_reads_of_others(cli
     assert users == {"ok", "foreign"}
     assert {line["userId"] for line in ndjson(get(client, "/logs/export"))} == {"ok", "foreign"}
     get(client, "/logs/export?format=csv")
-    assert get(client, "/logs/stats").get_json() == [{"count": 2}]
+    get(client, "/logs/stats?groupBy=user")
 
 
 def test_ndjson_says_its_charset(client):
@@ -142,6 +142,8 @@ def test_a_cursor_with_integers_out_of_range_is_a_400(client, payload):
 
 @pytest.mark.parametrize("path", ["//logs/export", "//logs/stats", "//logs"])
 def test_a_wrong_method_on_a_doubled_slash_is_a_problem_not_a_500(client, path):
-    response = client.delete(path)
-    assert response.status_code in (404, 405), response.data[:300]
+    # As a server hands it over (the test client would read "//logs" as a host name).
+    response = client.open("/", method="PUT", environ_overrides={"PATH_INFO": path})
+    assert response.status_code == 405, response.data[:300]
+    assert "GET" in response.headers["Allow"]
     assert response.mimetype == "application/problem+json"
