@@ -12,7 +12,8 @@ from pymongo.errors import PyMongoError
 from .. import exports, filters, formats, pipelines, store
 from ..auth import requires
 from ..db import get_db
-from ..errors import QUERY_TIMEOUT_DETAIL, request_id
+from ..errors import (MEMORY_LIMIT_CODES, QUERY_TIMEOUT_DETAIL, QUERY_TOO_LARGE_DETAIL, TIME_LIMIT_CODES,
+                      request_id)
 from ..readgate import gate
 from . import schemas
 from .logs import READ_UNAVAILABLE, json_response, ns, settings
@@ -90,9 +91,13 @@ def _streamed(rows, source, encode, shape, slot):
     try:
         yield from encode(rows)
     except Exception as exc:  # noqa: BLE001 (the status is sent: say so in the body, then cut)
-        timed_out = isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
+        server_code = getattr(exc, "code", None)
+        timed_out = (isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
+                     or server_code in TIME_LIMIT_CODES)
         if timed_out:
             code, detail = "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
+        elif server_code in MEMORY_LIMIT_CODES:
+            code, detail = "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
         elif isinstance(exc, PyMongoError):
             code, detail = "DATABASE_UNAVAILABLE", "the database failed during the export"
         else:

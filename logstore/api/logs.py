@@ -21,7 +21,8 @@ for model in schemas.ALL:
     ns.add_model(model.name, model)
 
 QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
-READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; READS_BUSY: too many "
+READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; QUERY_TOO_LARGE: its "
+                    "groups outgrew the database's memory; READS_BUSY: too many "
                     "reads across all users in this worker (each with Retry-After)")
 
 
