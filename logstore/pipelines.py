@@ -262,9 +262,19 @@ def _day(path, tz):
     return {"$dateToString": {"date": date, "format": "%Y-%m-%d", "timezone": tz}}
 
 
-def delete_targets_pipeline(log_filter, bucket_ids):
-    """For each of ``bucket_ids`` holding a matching action: ``{_id, count, i: [matching indexes]}``."""
-    stages = [{"$match": {"_id": {"$in": list(bucket_ids)}}}]
+def buckets_match(buckets):
+    """A filter of exactly ``buckets`` (each ``{_id, userId, sessionId}``) that carries the shard key
+    (docs/SCALING.md): mongos sends it to the shards owning those sessions, not to every shard."""
+    users = sorted({bucket["userId"] for bucket in buckets})
+    sessions = sorted({bucket["sessionId"] for bucket in buckets})
+    return {"userId": _one_or_in(users), "sessionId": _one_or_in(sessions),
+            "_id": {"$in": [bucket["_id"] for bucket in buckets]}}
+
+
+def delete_targets_pipeline(log_filter, buckets):
+    """For each of ``buckets`` (``{_id, userId, sessionId}``) holding a matching action:
+    ``{_id, i: [matching indexes]}``."""
+    stages = [{"$match": buckets_match(buckets)}]
     stages += unwound_actions(log_filter, keep_id=True)
     stages.append({"$group": {"_id": "$_id", "i": {"$push": "$i"}}})
     return stages
