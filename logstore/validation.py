@@ -166,8 +166,10 @@ def _fast_parse(body):
         instants = parse_times(list(map(_TIME, every)))
     except TimeFormatError:
         return None
-    if not all(map(in_range, instants)):
-        return None  # the full path names the time
+    # Aware datetimes compare as instants: the earliest and the latest are the ones that may lie
+    # outside the years 1 to 9999 in UTC (two C-level passes; the full path names the time).
+    if instants and not (in_range(min(instants)) and in_range(max(instants))):
+        return None
     if not all(map(screen, map(_TYPE, every), map(_PROPERTIES, every))):
         return None
     stored = _stored_actions(every, instants)

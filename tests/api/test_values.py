@@ -147,3 +147,9 @@ def test_a_wrong_method_on_a_doubled_slash_is_a_problem_not_a_500(client, path):
     assert response.status_code == 405, response.data[:300]
     assert "GET" in response.headers["Allow"]
     assert response.mimetype == "application/problem+json"
+
+
+def test_the_time_out_of_range_is_named_among_valid_ones(client):
+    times = ["2020-01-01T00:00:00Z", "9999-12-31T23:30:00-00:31", "0001-01-01T00:00:00Z"]
+    problem = post(client, [session_log(actions=[action(t) for t in times])], status=400)
+    assert [e["pointer"] for e in problem["errors"]] == ["/0/actions/1/time"]
