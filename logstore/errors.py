@@ -51,6 +51,12 @@ MEMORY_LIMIT_CODES = frozenset({146, 292, 16819, 16820})
 QUERY_TOO_LARGE_DETAIL = ("the database ran out of memory for this query's groups and may not use disk for "
                           "them (Atlas M0 and Flex clusters never may): narrow it and ask again: a from/to "
                           "range, a userId, or fewer groupBy keys (user and session make a group each)")
+# What a standalone mongod answers a transaction with (IllegalOperation, "Transaction numbers are
+# only allowed on a replica set member or mongos"): the start refuses such a server (db.check_server),
+# but one that could not be asked at start, or was swapped since, must not answer 500 either.
+ILLEGAL_OPERATION = 20
+STANDALONE_DETAIL = ("the database is a standalone MongoDB server, which cannot run the transactions POST and "
+                     "DELETE need; the operator must point MONGO_URL at a replica set (docs/DEPLOY.md)")
 # The methods whose database work is a bounded read (DELETE reads what it deletes under a deadline).
 READ_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
@@ -95,6 +101,10 @@ def problem_response(error):
         detail = error.description or HTTP_STATUS_CODES.get(error.code, "")
         return _problem(error.code, HTTP_CODES.get(error.code, "HTTP_ERROR"),
                         HTTP_STATUS_CODES.get(error.code, "Error"), detail, None, headers, {})
+    if isinstance(error, OperationFailure) and error.code == ILLEGAL_OPERATION and "replica set" in str(error):
+        log.error("the database refuses transactions: it is a standalone server (request %s)", request_id())
+        return _problem(503, "DATABASE_STANDALONE", "Database cannot run transactions", STANDALONE_DETAIL, None,
+                        {"Retry-After": RETRY_AFTER_UNAVAILABLE}, {})
     if is_memory_limit(error):
         log.warning("query over the database's memory limit (request %s): %s", request_id(), error)
         return _problem(503, "QUERY_TOO_LARGE", "Query too large", QUERY_TOO_LARGE_DETAIL, None, {}, {})

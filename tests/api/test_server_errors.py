@@ -68,3 +68,17 @@ def test_a_write_meeting_262_is_still_retried_as_unavailable(wire_client, mongo_
         response = wire_client.post("/logs", data=json.dumps(SPEC_EXAMPLE), content_type="application/json")
     assert response.status_code == 503
     assert response.get_json()["code"] in ("DATABASE_UNAVAILABLE", "DATABASE_BUSY")
+
+
+def test_a_standalone_refusing_a_transaction_is_a_503_naming_it(app):
+    # What a standalone mongod answers the first statement of a transaction (SecantusDB's takes it,
+    # and failCommand cannot give its message, so the error is made here).
+    from logstore.errors import problem_response
+
+    refused = OperationFailure("Transaction numbers are only allowed on a replica set member or mongos", 20,
+                               {"code": 20, "codeName": "IllegalOperation"})
+    with app.test_request_context("/logs", method="POST"):
+        response = problem_response(refused)
+    assert response.status_code == 503
+    problem = response.get_json()
+    assert problem["code"] == "DATABASE_STANDALONE" and "replica set" in problem["detail"]

@@ -153,3 +153,29 @@ def test_the_time_out_of_range_is_named_among_valid_ones(client):
     times = ["2020-01-01T00:00:00Z", "9999-12-31T23:30:00-00:31", "0001-01-01T00:00:00Z"]
     problem = post(client, [session_log(actions=[action(t) for t in times])], status=400)
     assert [e["pointer"] for e in problem["errors"]] == ["/0/actions/1/time"]
+
+
+def test_an_export_cut_by_a_fault_of_the_service_ends_with_an_error_line(client, monkeypatch):
+    from logstore import exports
+    from logstore.api import analyst
+
+    post(client, [session_log(actions=[action(f"2020-01-01T00:00:{k:02d}Z") for k in range(5)])])
+    real = exports.flat_row
+
+    def failing_after_two(row, calls=[]):
+        calls.append(row)
+        if len(calls) > 2:
+            raise TypeError("a row this code cannot shape")
+        return real(row)
+
+    monkeypatch.setattr(exports, "flat_row", failing_after_two)
+    monkeypatch.setattr(exports, "ROWS_PER_CHUNK", 2)
+    response = client.get("/logs/export", buffered=False)
+    assert response.status_code == 200
+    chunks = []
+    with pytest.raises(analyst.ExportCut):
+        for chunk in response.response:
+            chunks.append(chunk)
+    lines = [json.loads(line) for line in b"".join(chunks).decode().split("\n") if line]
+    assert len(lines) == 3 and "error" not in lines[0]
+    assert lines[-1]["error"]["code"] == "INTERNAL_ERROR"
