@@ -21,6 +21,7 @@ import msgspec
 from bson.codec_options import TypeDecoder, TypeRegistry
 from bson.decimal128 import Decimal128
 from bson.int64 import Int64
+from pymongo.database import Database
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,10 @@ TYPE_REGISTRY = TypeRegistry([_Int64AsInt()])
 
 
 def decoding(database):
-    """``database`` with the codec options under which every read gives plain Python values."""
+    """``database`` with the codec options under which every read gives plain Python values (a
+    stand-in that is no pymongo Database, as a unit test may pass, is used as it is)."""
+    if not isinstance(database, Database):
+        return database
     return database.with_options(codec_options=database.codec_options.with_options(type_registry=TYPE_REGISTRY))
 
 
