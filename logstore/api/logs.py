@@ -21,6 +21,8 @@ for model in schemas.ALL:
     ns.add_model(model.name, model)
 
 QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
+WRITE_UNAVAILABLE = ("Database unavailable or busy (Retry-After); DATABASE_STANDALONE: the database cannot run "
+                     "transactions (a standalone server)")
 READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; QUERY_TOO_LARGE: its "
                     "groups outgrew the database's memory; READS_BUSY: too many "
                     "reads across all users in this worker (each with Retry-After)")
@@ -75,7 +77,7 @@ class Logs(Resource):
     @ns.response(413, "Body (after gzip) or action count over the limit", schemas.problem)
     @ns.response(415, "Not application/json, or a Content-Encoding other than gzip", schemas.problem)
     @ns.response(422, "This Idempotency-Key was used with a different body", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)
     @requires("write")
     def post(self):
         """Store an array of session logs (or one), all or nothing."""
@@ -116,7 +118,7 @@ class Logs(Resource):
     @ns.doc(params=FILTER_PARAMS)
     @ns.response(200, "Deleted; the number of actions removed", schemas.delete_result)
     @ns.response(400, "No filter, or an unknown parameter or bad value", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)
     @requires("admin")
     def delete(self):
         """Delete the matching actions (at least one filter required); sessions left empty go too."""
