@@ -16,6 +16,9 @@ from logstore.times import parse_time
 from tests.api.test_bounded_reads import app_for, big  # noqa: F401  (fixture: 20,000 stored actions)
 from tests.builders import action, session_log
 
+# Insights read back as they do on MongoDB too (includeArrayIndex as Int64: tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 IST = timezone(timedelta(hours=5, minutes=30))
 PAGES = ("home", "list", "item", "cart", "checkout")
