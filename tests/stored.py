@@ -48,11 +48,12 @@ def assert_rollups_agree(db, from_buckets, sessions):
             assert int(doc["count"]) == sum(int(e["c"]) for e in doc["s"].values()), doc
             for name, entry in doc["s"].items():
                 user, session = rollups.decode_key(name)
-                assert int(entry["c"]) >= int(entry.get("v", 0)) >= 0 and int(entry["c"]) > 0, doc
+                assert int(entry["c"]) == sum(int(n) for n in entry["n"].values()) > 0, doc
+                assert all(int(n) >= 0 for n in entry["n"].values()), doc
                 # Concurrent writes put a session's actions of one hour into several sub-buckets.
                 held = entries.setdefault((user, session, doc["w"]), [0, 0, entry["f"], entry["l"]])
                 held[0] += int(entry["c"])
-                held[1] += int(entry.get("v", 0))
+                held[1] += int(entry["n"].get("NAVIGATE", 0))
                 held[2], held[3] = min(held[2], entry["f"]), max(held[3], entry["l"])
     assert from_rollups == per_hour
     assert set(entries) == set(sessions)

@@ -11,7 +11,10 @@ the window alone, never from the data, so the two never overlap or leave a gap:
   per-session hours (``store.hours``, a document per session and hour);
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
-  hours, whatever the range.
+  hours, whatever the range. With the rollups, an hour a midnight cuts is read from its rollups'
+  sessions entries first: a session whose first and last action of the hour lie on one day is
+  counted from its per-type counts, and only the sessions whose actions straddle the midnight are
+  read from that hour's buckets.
 
 A store not yet migrated to this layout reads what its own layout has: layout 3 (no rollups yet)
 the per-session hours, older ones the buckets alone.
@@ -55,7 +58,8 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
-            if extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields):
+            rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields)
+            if rolled:
                 collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
             else:
                 collection, pipeline = db[HOURS], pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
@@ -70,6 +74,15 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
                     if row[kind]:
                         values = {**row["_id"], "type": kind, "day": day}
                         _add(totals, fields, {"_id": values, "count": row[kind]})
+            if rolled and split:
+                straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline, trace)
+                for window in sorted(straddling):
+                    pipeline = _only_sessions(pipelines.stats_pipeline(
+                        log_filter, group_by, tz, first_range=(window, later(window, SPAN))), straddling[window])
+                    trace.append((SESSIONS, pipeline))
+                    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+                        _add(totals, fields, row)
+                split = set()
         for start, end in _runs(sorted(edges | split)):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
             trace.append((SESSIONS, pipeline))
@@ -83,6 +96,36 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in totals.items()]
     rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())
     return rows
+
+
+def _split_from_rollups(db, windows, days, types, fields, totals, deadline, trace):
+    """Count the hours ``windows`` (each cut by a midnight of the zone) from the sessions entries of
+    their rollups: a session whose first and last action of the hour lie on one day is counted
+    there from its per-type counts (every action between them is of that day); return the others,
+    ``{window: {(userId, sessionId)}}``, which only the buckets can split."""
+    pipeline = rollups.sessions_pipeline(None, None, sorted(windows))
+    trace.append((ROLLUPS, pipeline))
+    straddling = {}
+    for row in rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline):
+        first, last = days.day_of(row["first"]), days.day_of(row["last"])
+        if first != last:
+            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+            continue
+        for kind in types:
+            if row["n"].get(kind):
+                _add(totals, fields, {"_id": {"w": row["w"], "type": kind, "day": first}, "count": row["n"][kind]})
+    return straddling
+
+
+def _only_sessions(pipeline, sessions):
+    """``pipeline`` (its first stage a ``$match`` on buckets) narrowed to the buckets of ``sessions``
+    by a second ``$match`` (the first keeps its index-backed shape; the planner joins the two)."""
+    narrowed = {"$or": [{"userId": user, "sessionId": name} for user, name in sorted(sessions)]}
+    return [pipeline[0], {"$match": narrowed}] + pipeline[1:]
+
+
+def _run_all(collection, pipeline, deadline):
+    return run(collection, pipeline, deadline, allowDiskUse=True)
 
 
 def by_hour_alone(log_filter, fields):
@@ -101,6 +144,10 @@ class _Days:
         self.zone = parse_tz(tz)[1] if by_day else None
         self.limits = day_limits(tz) if by_day else (None, None)
         self.known = {}
+
+    def day_of(self, instant):
+        """The day of one instant (naive UTC)."""
+        return _as_utc(instant).astimezone(self.zone).date().isoformat()
 
     def of(self, window):
         if self.zone is None:

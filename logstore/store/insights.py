@@ -100,7 +100,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                 days, zone = _Days(tz, True), parse_tz(tz)[1]
                 if rolled:
                     trace.append((ROLLUPS, rollups.sessions_pipeline(lo, hi)))
-                    hour_rows = rollups.sessions_rows(db[ROLLUPS], lo, hi, _run_all, deadline)
+                    hour_rows = rollups.sessions_rows(db[ROLLUPS], rollups.sessions_pipeline(lo, hi), _run_all, deadline)
                 else:
                     pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
                     trace.append((HOURS, pipeline))

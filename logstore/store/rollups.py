@@ -6,8 +6,9 @@ hour, ``spans``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one col
 
 - counts, ``{t: "n", w, k, count, n: {type: count}, last}``: the actions of the hour by type, all
   that ``/logs/stats`` without ``userId``/``sessionId`` (and with ``types``) needs of a whole hour;
-- sessions, ``{t: "s", w, k, count, s: {<session key>: {c, v, f, l}}, last}``: per session of the
-  hour its actions ``c``, NAVIGATEs ``v``, first and last time ``f``/``l``: what the overview's
+- sessions, ``{t: "s", w, k, count, s: {<session key>: {c, n: {type: count}, f, l}}, last}``: per
+  session of the hour its actions ``c`` and per type ``n``, first and last time ``f``/``l``: what
+  the counts need of an hour a midnight of a half-hour zone cuts, and what the overview's
   exact distinct counts (users and sessions per day, bounces, session lengths) need, a few hundred
   bytes per hour where the per-session hours cost a document each. Distinct users and sessions
   are not sums, so they are kept as the sessions themselves, per UTC hour: the grain from which
@@ -112,10 +113,10 @@ class Changes:
         entry = hour[1].get(name)
         first, last = min(times), max(times)
         if entry is None:
-            hour[1][name] = [len(actions), kinds.get(NAVIGATE, 0), first, last]
+            hour[1][name] = [len(actions), Counter(kinds), first, last]
         else:
             entry[0] += len(actions)
-            entry[1] += kinds.get(NAVIGATE, 0)
+            entry[1].update(kinds)
             entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
         hour[2] = last if hour[2] is None else max(hour[2], last)
 
@@ -128,11 +129,11 @@ class Changes:
                 "$inc": {"count": sum(kinds.values()), **{f"n.{kind}": n for kind, n in kinds.items()}},
                 "$max": {"last": last}}, upsert=True))
             inc, low, high = {"count": 0}, {}, {"last": last}
-            for name, (count, nav, first, newest) in entries.items():
+            for name, (count, counts, first, newest) in entries.items():
                 inc["count"] += count
                 inc[f"s.{name}.c"] = count
-                if nav:
-                    inc[f"s.{name}.v"] = nav
+                for kind, number in counts.items():
+                    inc[f"s.{name}.n.{kind}"] = number
                 low[f"s.{name}.f"] = first
                 high[f"s.{name}.l"] = newest
             operations.append(UpdateOne({"t": SESSIONS, **where}, {"$inc": inc, "$min": low, "$max": high},
@@ -146,8 +147,7 @@ def removed(collection, taken, session):
 
     A session's actions of one hour may lie in several sub-buckets (written by concurrent writes),
     so the rollup documents of the windows are read in the transaction and the deleted actions
-    taken off them in turn, NAVIGATEs and the others apart, each type apart in the counts: no
-    document goes below zero. An hour not built yet (a store being migrated) has none and is left
+    taken off them in turn, type by type: no document or entry goes below zero. An hour not built yet (a store being migrated) has none and is left
     alone: the migration counts it as it is then."""
     windows = sorted({window for _, window in taken})
     docs = {}
@@ -163,22 +163,18 @@ def removed(collection, taken, session):
     for (key, window), actions in taken.items():
         kinds_by_window.setdefault(window, Counter()).update(a["type"] for a in actions)
         name = encode_key(*key)
-        nav = sum(1 for a in actions if a["type"] == NAVIGATE)
-        left = {"v": nav, "o": len(actions) - nav}
+        left = Counter(a["type"] for a in actions)
         for document in sorted(docs.get((SESSIONS, window), ()), key=lambda d: d["k"]):
             entry = document["s"].get(name)
             if not entry:
                 continue
-            have = {"v": int(entry.get("v", 0))}
-            have["o"] = int(entry["c"]) - have["v"]
-            took = {part: min(have[part], left[part]) for part in ("v", "o")}
-            if not any(took.values()):
-                continue
-            left = {part: left[part] - took[part] for part in left}
-            take(SESSIONS, window, document["k"], f"s.{name}.c", took["v"] + took["o"])
-            changes[(SESSIONS, window, document["k"])]["count"] -= took["v"] + took["o"]
-            if took["v"]:
-                take(SESSIONS, window, document["k"], f"s.{name}.v", took["v"])
+            for kind in list(left):
+                took = min(int(entry.get("n", {}).get(kind, 0)), left[kind])
+                if took:
+                    left[kind] -= took
+                    take(SESSIONS, window, document["k"], f"s.{name}.c", took)
+                    take(SESSIONS, window, document["k"], f"s.{name}.n.{kind}", took)
+                    changes[(SESSIONS, window, document["k"])]["count"] -= took
     for window, kinds in kinds_by_window.items():
         for document in sorted(docs.get((COUNTS, window), ()), key=lambda d: d["k"]):
             for kind in list(kinds):
@@ -218,10 +214,7 @@ def rebuilt(windows, hour_rows):
             document["count"] += number
             document["last"] = max(document["last"], row["last"])
         counts["n"].update(kinds)
-        entry = {"c": number, "f": row["first"], "l": row["last"]}
-        if kinds.get(NAVIGATE):
-            entry["v"] = kinds[NAVIGATE]
-        sessions["s"][encode_key(*key)] = entry
+        sessions["s"][encode_key(*key)] = {"c": number, "n": kinds, "f": row["first"], "l": row["last"]}
     for document in documents.values():
         if document["count"] > 0:
             if "n" in document:
@@ -237,34 +230,31 @@ def counts_pipeline(lo, hi):
             {"$group": {"_id": {"w": "$w"}, **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}}]
 
 
-def sessions_pipeline(lo, hi):
-    return [{"$match": {"t": SESSIONS, **_windows(lo, hi)}}]
+def sessions_pipeline(lo, hi, windows=None):
+    """The sessions documents of the windows ``[lo, hi)`` (None: unbounded), or of ``windows``."""
+    return [{"$match": {"t": SESSIONS, **({"w": {"$in": list(windows)}} if windows is not None else _windows(lo, hi))}}]
 
 
-def sessions_rows(collection, lo, hi, run, deadline):
-    """The per-session hours of the windows ``[lo, hi)`` as the overview reads them from
-    ``store.hours`` (``{userId, sessionId, w, count, n: {NAVIGATE}, first, last}``), put together
-    from the sessions documents (a session's entries of one window merged, should ``SPREAD`` have
-    changed under them)."""
+def sessions_rows(collection, pipeline, run, deadline):
+    """The per-session hours of the sessions documents ``pipeline`` reads, as ``store.hours`` has
+    them (``{userId, sessionId, w, count, n: {type: count}, first, last}``): a session's entries of
+    one window in several sub-buckets merged into one."""
     merged = {}
-    for document in run(collection, sessions_pipeline(lo, hi), deadline):
+    for document in run(collection, pipeline, deadline):
         for name, entry in document["s"].items():
             key = (name, document["w"])
-            count, nav = int(entry["c"]), int(entry.get("v", 0))
             held = merged.get(key)
             if held is None:
-                merged[key] = [count, nav, entry["f"], entry["l"]]
-            else:
-                held[0] += count
-                held[1] += nav
-                held[2] = min(held[2], entry["f"])
-                held[3] = max(held[3], entry["l"])
+                held = merged[key] = [0, Counter(), entry["f"], entry["l"]]
+            held[0] += int(entry["c"])
+            held[1].update({kind: int(n) for kind, n in entry.get("n", {}).items()})
+            held[2], held[3] = min(held[2], entry["f"]), max(held[3], entry["l"])
     rows = []
-    for (name, window), (count, nav, first, last) in merged.items():
+    for (name, window), (count, counts, first, last) in merged.items():
         if count <= 0:
             continue
         user, session = decode_key(name)
-        rows.append({"userId": user, "sessionId": session, "w": window, "count": count, "n": {NAVIGATE: nav},
+        rows.append({"userId": user, "sessionId": session, "w": window, "count": count, "n": dict(counts),
                      "first": first, "last": last})
     return rows
 

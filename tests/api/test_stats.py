@@ -243,3 +243,25 @@ def test_counts_stay_exact_after_racing_writers_and_deletes(client, db, dense):
               for b in db.sessions.find() for a in b["actions"]]
     for tz, zone in (("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30)))):
         assert stats(client, f"?groupBy=day,type&tz={tz}") == expected(stored, ("day", "type"), zone)
+
+
+def test_an_hour_cut_by_a_midnight_is_read_from_the_buckets_only_for_sessions_on_both_sides(client, db):
+    """Midnight at +05:30 is 18:30Z. s1 lies before it, s2 after it, s3 on both sides: only s3's
+    buckets are read, the others are counted from the rollups' per-session entries."""
+    body = [session_log(user="a", session="s1", actions=[action("2020-03-07T18:05:00Z"), action("2020-03-07T18:29:59.999Z", "VIEW")]),
+            session_log(user="a", session="s2", actions=[action("2020-03-07T18:30:00Z", "NAVIGATE"), action("2020-03-07T18:59:00Z")]),
+            session_log(user="b", session="s3", actions=[action("2020-03-07T18:10:00Z", "VIEW"), action("2020-03-07T18:45:00Z", "VIEW")]),
+            session_log(user="b", session="s1", actions=[action("2020-03-07T18:31:00Z", "CLICK")])]
+    assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+    assert stats(client, "?groupBy=day,type&tz=%2B05:30") == [
+        {"day": "2020-03-07", "type": "CLICK", "count": 1}, {"day": "2020-03-07", "type": "VIEW", "count": 2},
+        {"day": "2020-03-08", "type": "CLICK", "count": 2}, {"day": "2020-03-08", "type": "NAVIGATE", "count": 1},
+        {"day": "2020-03-08", "type": "VIEW", "count": 1}]
+    names, ranges = read_windows(db, "", ("day", "type"), "+05:30")
+    assert names == ["hour_totals", "hour_totals", "sessions"]
+    assert ranges == [(datetime(2020, 3, 7, 18), datetime(2020, 3, 7, 19))]
+    from logstore import filters, store
+    from werkzeug.datastructures import MultiDict
+    trace = []
+    store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30", trace=trace)
+    assert trace[-1][1][1] == {"$match": {"$or": [{"userId": "b", "sessionId": "s3"}]}}
