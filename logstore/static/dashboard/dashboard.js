@@ -300,9 +300,30 @@
     }
   }
 
+  // The key lives for this tab's session (sessionStorage) unless "remember" is ticked, which keeps it
+  // in localStorage until unticked; one store holds it at a time, and storage that throws is skipped.
+  function keepKey(key, remember) {
+    const [keep, drop] = remember ? [localStorage, sessionStorage] : [sessionStorage, localStorage];
+    try {
+      drop.removeItem(KEY_STORE);
+      if (key) keep.setItem(KEY_STORE, key); else keep.removeItem(KEY_STORE);
+    } catch (error) {
+      // Storage unavailable (private mode, quota): the key stays in the field only.
+    }
+  }
+
+  function keptKey() {
+    try {
+      const remembered = localStorage.getItem(KEY_STORE);
+      return remembered ? { key: remembered, remember: true } : { key: sessionStorage.getItem(KEY_STORE) || "", remember: false };
+    } catch (error) {
+      return { key: "", remember: false };
+    }
+  }
+
   function show(event) {
     event.preventDefault();
-    localStorage.setItem(KEY_STORE, $("apiKey").value);
+    keepKey($("apiKey").value, $("rememberKey").checked);
     draw(viewFromForm(), "push");
   }
 
@@ -465,7 +486,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("apiKey").value = localStorage.getItem(KEY_STORE) || "";
+    const kept = keptKey();
+    $("apiKey").value = kept.key;
+    $("rememberKey").checked = kept.remember;
     $("filters").addEventListener("submit", show);
     window.addEventListener("popstate", () => draw(showAddress(), null));
     $("export-csv").addEventListener("click", download);
