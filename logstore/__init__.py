@@ -23,7 +23,7 @@ def create_app(settings=None, *, database=None):
     """
     settings = settings or Settings.from_env()
     requestlog.configure_logging()  # first: what the steps below log at start is JSON too
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # no /static: the dashboard and the SDK serve their own files
     app.config.update(ERROR_INCLUDE_MESSAGE=False, RESTX_ERROR_404_HELP=False, RESTX_MASK_SWAGGER=False)
     app.extensions["logstore.settings"] = settings
     trust_proxies(app, settings)

@@ -38,8 +38,8 @@ def default_heavy_reads(environ):
 
 ENVIRONMENTS = ("production", "development")
 MIN_KEY_LENGTH = 16
-# Limits on by default in production (and wherever a per-key LOGSTORE_RATE_LIMIT is set, since a
-# per-key limit alone is what one visitor can exhaust for every browser); "off" turns one off.
+# Limits on by default in production; "off" turns one off. With a per-key LOGSTORE_RATE_LIMIT they
+# default to a tenth of it instead (default_client_limits).
 DEFAULT_CLIENT_RATE_LIMIT = "600/minute burst 120"
 DEFAULT_USER_RATE_LIMIT = "60/minute burst 30"
 # On everywhere: unknown keys per client address.
@@ -76,6 +76,21 @@ def _public_url(env):
         raise ConfigError(f"LOGSTORE_PUBLIC_URL must be an origin such as https://logs.example.com (scheme, "
                           f"host, optional port; no path), not {text!r}")
     return text or None
+
+
+def default_client_limits(production, rate_limit):
+    """The per-address and per-userId limits when unset: with a per-key LOGSTORE_RATE_LIMIT, a tenth
+    of it each (its count is shared by every browser of a write key: one client must not take it
+    all); else in production DEFAULT_CLIENT_RATE_LIMIT and DEFAULT_USER_RATE_LIMIT; else none."""
+    if rate_limit:
+        from .ratelimit import parse_limit
+
+        key = parse_limit(rate_limit)
+        share = max(1, key.count // 10)
+        return (f"{share}/{key.unit} burst {share}",) * 2
+    if production:
+        return DEFAULT_CLIENT_RATE_LIMIT, DEFAULT_USER_RATE_LIMIT
+    return None, None
 
 
 def check_key_lengths(settings):
@@ -137,7 +152,7 @@ class Settings:
             )
         origins = env.get("CORS_ORIGINS", "")
         rate_limit = env.get("LOGSTORE_RATE_LIMIT") or None
-        by_default = production or bool(rate_limit)
+        client_default, user_default = default_client_limits(production, rate_limit)
         settings = cls(
             mongo_url=mongo_url,
             production=production,
@@ -154,8 +169,8 @@ class Settings:
             socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
             query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
             heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
-            client_rate_limit=env.get("LOGSTORE_CLIENT_RATE_LIMIT") or (DEFAULT_CLIENT_RATE_LIMIT if by_default else None),
-            user_rate_limit=env.get("LOGSTORE_USER_RATE_LIMIT") or (DEFAULT_USER_RATE_LIMIT if by_default else None),
+            client_rate_limit=env.get("LOGSTORE_CLIENT_RATE_LIMIT") or client_default,
+            user_rate_limit=env.get("LOGSTORE_USER_RATE_LIMIT") or user_default,
             auth_failure_limit=env.get("LOGSTORE_AUTH_FAILURE_LIMIT") or DEFAULT_AUTH_FAILURE_LIMIT,
             trusted_proxies=_trusted_proxies(env),
             trust_forwarded_host=_flag(env, "LOGSTORE_TRUST_FORWARDED_HOST"),

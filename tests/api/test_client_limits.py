@@ -43,8 +43,10 @@ def test_defaults_are_on_in_production_and_with_a_key_limit_only():
                                              parse_rate("", DEFAULT_AUTH_FAILURE_LIMIT))
     local = Settings.from_env({}).client_limits()
     assert (local.client, local.user) == (None, None) and local.failures is not None
-    keyed = Settings.from_env({"LOGSTORE_RATE_LIMIT": "100/minute"}).client_limits()
-    assert keyed.client is not None and keyed.user is not None
+    # With a per-key limit, a tenth of it per address and per user: one client cannot take it all.
+    keyed = Settings.from_env({"DYNO": "web.1", "MONGO_URL": "mongodb://h/db", "LOGSTORE_RATE_LIMIT": "120/minute"})
+    assert keyed.client_limits().client == keyed.client_limits().user == Rate(12, 60, "minute", 12)
+    assert Settings.from_env({"LOGSTORE_RATE_LIMIT": "5/hour"}).client_limits().client == Rate(1, 3600, "hour", 1)
     off = Settings.from_env({"DYNO": "web.1", "MONGO_URL": "mongodb://h/db", "LOGSTORE_CLIENT_RATE_LIMIT": "off",
                              "LOGSTORE_AUTH_FAILURE_LIMIT": "off"}).client_limits()
     assert off.client is None and off.failures is None and off.user is not None

@@ -142,3 +142,13 @@ def test_swagger_documents_the_header_and_its_answers(client):
     operation = client.get("/swagger.json").get_json()["paths"]["/logs"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in operation["parameters"] if p["in"] == "header"}
     assert {"409", "413", "415", "422"} <= set(operation["responses"])
+
+
+def test_a_body_that_stores_nothing_leaves_no_record(client, db):
+    for n in range(3):
+        response = client.post("/logs", data=b"[ ]", content_type="application/json",
+                               headers={"Idempotency-Key": f"empty-{n}"})
+        assert response.status_code == 201 and response.get_json()["sessions"] == 0
+    assert db.idempotency.count_documents({}) == 0
+    assert post(client, [SPEC_EXAMPLE], key="full").status_code == 201
+    assert db.idempotency.count_documents({}) == 1  # a body that stores something still has one
