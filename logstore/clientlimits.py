@@ -173,9 +173,11 @@ class _Suspects:
     @classmethod
     def add(cls, digest, until):
         with cls.lock:
-            if len(cls.until) >= cls.LIMIT:
+            if len(cls.until) >= cls.LIMIT:  # forget the lapsed ones; if none lapsed, all (memory stays bounded)
                 now = time.time()
-                cls.until = {d: u for d, u in cls.until.items() if u > now} if len(cls.until) < 2 * cls.LIMIT else {}
+                cls.until = {d: u for d, u in cls.until.items() if u > now}
+                if len(cls.until) >= cls.LIMIT:
+                    cls.until = {}
             cls.until[digest] = until
 
     @classmethod
