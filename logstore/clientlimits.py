@@ -139,7 +139,7 @@ def check_client(now=None):
         return
     wait = take("a:" + address_digest(), rate, now)
     if wait is not None:
-        _refuse(wait, f"more than {rate} POSTs from this address; try again later")
+        _refuse(wait, f"this address sent more POSTs than {rate} allows; try again later")
 
 
 def check_users(user_ids, now=None):
@@ -160,7 +160,7 @@ def check_users(user_ids, now=None):
         waits = [_wait(rate, doc["tat"], now) for doc in collection.find({"_id": {"$in": ids}}, {"tat": 1})]
     waits = [w for w in waits if w is not None]
     if waits:
-        _refuse(max(waits), f"more than {rate} POSTs for one userId; try again later")
+        _refuse(max(waits), f"more POSTs for one userId of this body than {rate} allows; try again later")
 
 
 class _Suspects:
@@ -212,4 +212,4 @@ def _count_failure(rate, digest, now):
     _Suspects.add(digest, now + (rate.burst + 1) * rate.interval)
     wait = take("f:" + digest, rate, now)
     if wait is not None:
-        _refuse(wait, f"more than {rate} requests with an unknown API key from this address; try again later")
+        _refuse(wait, f"too many requests with an unknown API key from this address ({rate}); try again later")
