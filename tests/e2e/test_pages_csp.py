@@ -81,16 +81,23 @@ def test_the_dashboard_draws_under_its_csp_and_remembers_a_key_only_when_asked(s
         lambda d: d.find_element("id", "stats-table").get_attribute("data-ready") == "true")
     assert driver.find_element("id", "error").get_attribute("hidden") is not None  # the key worked
     assert driver.execute_script("return [sessionStorage.getItem('logstore.apiKey'), "
-                                 "localStorage.getItem('logstore.apiKey')]") == [READ, None]
+                                 "localStorage.getItem('logstore.apiKey.remembered')]") == [READ, None]
     driver.find_element("id", "rememberKey").click()
     driver.find_element("id", "show").click()
     assert driver.execute_script("return [sessionStorage.getItem('logstore.apiKey'), "
-                                 "localStorage.getItem('logstore.apiKey')]") == [None, READ]
+                                 "localStorage.getItem('logstore.apiKey.remembered')]") == [None, READ]
     driver.execute_script("sessionStorage.clear()")
     driver.refresh()  # a later visit: the remembered key and the ticked box come back
     WebDriverWait(driver, 30).until(lambda d: d.find_element("id", "apiKey").get_attribute("value") == READ)
     assert driver.find_element("id", "rememberKey").is_selected()
     driver.find_element("id", "rememberKey").click()  # unticked: forgotten past this tab
     driver.find_element("id", "show").click()
-    assert driver.execute_script("return localStorage.getItem('logstore.apiKey')") is None
+    assert driver.execute_script("return localStorage.getItem('logstore.apiKey.remembered')") is None
+    # A key an earlier version left in localStorage is moved to this tab's session at the next visit.
+    driver.execute_script("localStorage.setItem('logstore.apiKey', 'left-by-an-old-version'); sessionStorage.clear()")
+    driver.refresh()
+    WebDriverWait(driver, 30).until(lambda d: d.find_element("id", "apiKey").get_attribute("value") == "left-by-an-old-version")
+    assert driver.execute_script("return [localStorage.getItem('logstore.apiKey'), "
+                                 "sessionStorage.getItem('logstore.apiKey')]") == [None, "left-by-an-old-version"]
+    assert not driver.find_element("id", "rememberKey").is_selected()
     assert csp_violations(driver) == []
