@@ -91,7 +91,8 @@ def test_per_user_limit_counts_the_bodys_user_ids(db):
     assert post(client, "10.1.0.9", user="someone-else").status_code == 201
     # A body of several users counts each (two round trips, whatever their number), and any over
     # its limit refuses the body: nothing of it is stored.
-    both = post(client, "10.1.0.9", body=[session_log(user="a", session="s1"), session_log(user="victim", session="s2")])
+    both = post(client, "10.1.0.9",
+                body=[session_log(user="a", session="s1"), session_log(user="victim", session="s2")])
     assert both.status_code == 429
     assert db.sessions.count_documents({"userId": "a"}) == 0
     assert post(client, "10.1.0.9", body=[session_log(user="a"), session_log(user="b")]).status_code == 201

@@ -22,7 +22,8 @@ def seed(client, count=3):
 
 def test_the_defaults_trust_one_hop_on_heroku_and_none_elsewhere():
     assert Settings.from_env({}).trusted_proxies == 0
-    assert Settings.from_env({"DYNO": "web.1", "MONGO_URL": "mongodb://h/db", "LOGSTORE_AUTH": "off"}).trusted_proxies == 1
+    heroku = {"DYNO": "web.1", "MONGO_URL": "mongodb://h/db", "LOGSTORE_AUTH": "off"}
+    assert Settings.from_env(heroku).trusted_proxies == 1
     assert Settings.from_env({"LOGSTORE_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
     assert not Settings.from_env({}).trust_forwarded_host
     for name, bad in (("LOGSTORE_TRUSTED_PROXIES", "one"), ("LOGSTORE_TRUSTED_PROXIES", "-1"),

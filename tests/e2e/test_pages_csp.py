@@ -1,11 +1,8 @@
 """The two HTML pages under their Content-Security-Policy in headless Chromium: Swagger UI still
 renders and runs, the dashboard draws, and it keeps a key past the tab only when asked to."""
-import json
-
 import pytest
 
-from tests.browser import browser  # noqa: F401  (fixture)
-from tests.builders import action, session_log
+from tests.browser import chromium_driver
 from tests.e2e.test_gunicorn import request
 
 pytestmark = pytest.mark.e2e
@@ -20,8 +17,6 @@ def csp_violations(driver):
 @pytest.fixture
 def logging_browser(tmp_path):
     """Chromium whose console (CSP violations included) the test can read."""
-    from tests.browser import CHROMIUM_FLAGS, chromium_driver  # noqa: F401
-
     from selenium import webdriver
 
     original = webdriver.ChromeOptions.__init__
@@ -96,7 +91,8 @@ def test_the_dashboard_draws_under_its_csp_and_remembers_a_key_only_when_asked(s
     # A key an earlier version left in localStorage is moved to this tab's session at the next visit.
     driver.execute_script("localStorage.setItem('logstore.apiKey', 'left-by-an-old-version'); sessionStorage.clear()")
     driver.refresh()
-    WebDriverWait(driver, 30).until(lambda d: d.find_element("id", "apiKey").get_attribute("value") == "left-by-an-old-version")
+    WebDriverWait(driver, 30).until(
+        lambda d: d.find_element("id", "apiKey").get_attribute("value") == "left-by-an-old-version")
     assert driver.execute_script("return [localStorage.getItem('logstore.apiKey'), "
                                  "sessionStorage.getItem('logstore.apiKey')]") == [None, "left-by-an-old-version"]
     assert not driver.find_element("id", "rememberKey").is_selected()
