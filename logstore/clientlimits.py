@@ -16,6 +16,7 @@ shared by every worker and dyno.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import math
 import re
 import threading
@@ -94,9 +95,23 @@ def _digest(text):
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
+def client_network(address):
+    """The unit a client is counted by: an IPv4 address, or the /64 of an IPv6 one (one subscriber's
+    network, inside which a client picks any address it likes)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def address_digest():
-    """The client address (after ProxyFix, which LOGSTORE_TRUSTED_PROXIES sets up) as a short digest."""
-    return _digest(request.remote_addr or "")
+    """The client's network (after ProxyFix, which LOGSTORE_TRUSTED_PROXIES sets up) as a short digest."""
+    return _digest(client_network(request.remote_addr or ""))
 
 
 def _update(rate, now):

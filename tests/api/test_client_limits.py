@@ -64,6 +64,15 @@ def test_one_address_exhausts_only_its_own_share(db):
     assert all("10.0.0" not in c["_id"] for c in db.ratelimits.find())  # addresses kept as digests
 
 
+def test_ipv6_clients_are_counted_by_their_64(db):
+    assert clientlimits.client_network("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert clientlimits.client_network("::ffff:192.0.2.1") == "192.0.2.1"
+    client = make_client(db, client_rate_limit="1/hour burst 2")
+    statuses = [post(client, f"2001:db8:1:2::{n:x}").status_code for n in range(1, 4)]
+    assert statuses == [201, 201, 429]  # a new address of the same /64 is the same client
+    assert post(client, "2001:db8:1:3::1").status_code == 201
+
+
 def test_the_address_limit_is_for_ingest_not_for_reads(db):
     client = make_client(db, client_rate_limit="1/hour burst 1")
     assert post(client, "10.0.0.1").status_code == 201
