@@ -26,7 +26,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, request
 from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from .config import ConfigError
 from .errors import ApiError
@@ -170,12 +170,28 @@ def check_users(user_ids, now=None):
     if len(ids) == 1:
         waits = [take(ids[0], rate, now)]
     else:
-        collection = _collection()
-        collection.bulk_write([UpdateOne({"_id": i}, _update(rate, now), upsert=True) for i in ids], ordered=False)
-        waits = [_wait(rate, doc["tat"], now) for doc in collection.find({"_id": {"$in": ids}}, {"tat": 1})]
+        waits = _take_many(ids, rate, now)
     waits = [w for w in waits if w is not None]
     if waits:
         _refuse(max(waits), f"more POSTs for one userId of this body than {rate} allows; try again later")
+
+
+def _take_many(counter_ids, rate, now):
+    """``take`` for several counters in two round trips: a bulk of upserts, then one read."""
+    collection = _collection()
+    try:
+        collection.bulk_write([UpdateOne({"_id": i}, _update(rate, now), upsert=True) for i in counter_ids],
+                              ordered=False)
+    except BulkWriteError as exc:
+        # Upserts that raced another request's first one for the same counter: count them again
+        # (the others went through).
+        raced = [counter_ids[error["index"]] for error in exc.details.get("writeErrors", [])
+                 if error.get("code") == 11000]
+        if len(raced) != len(exc.details.get("writeErrors", [])):
+            raise
+        for counter_id in raced:
+            collection.update_one({"_id": counter_id}, _update(rate, now), upsert=True)
+    return [_wait(rate, doc["tat"], now) for doc in collection.find({"_id": {"$in": counter_ids}}, {"tat": 1})]
 
 
 class _Suspects:

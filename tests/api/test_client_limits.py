@@ -118,3 +118,27 @@ def test_unknown_keys_are_limited_per_address_and_a_right_guess_is_refused_too(d
     # A missing key is no guess: 401, never counted.
     answers = [client.get("/logs", environ_base={"REMOTE_ADDR": "10.2.0.3"}).status_code for _ in range(5)]
     assert answers == [401] * 5
+
+
+def test_a_body_of_many_users_survives_racing_first_requests(app, db, monkeypatch):
+    """Two first requests for the same users upsert the same counters at once: the loser's
+    duplicate-key errors are counted again, not answered with a 500."""
+    from pymongo.errors import BulkWriteError
+
+    rate = parse_rate("X", "10/hour burst 5")
+    real = db.ratelimits.bulk_write
+    calls = []
+
+    def racing(requests, ordered=True):
+        calls.append(1)
+        if len(calls) == 1:  # the other request created "u:b" just before ours
+            db.ratelimits.insert_one({"_id": requests[1]._filter["_id"], "tat": 0.0})
+            real(requests[:1], ordered=ordered)
+            raise BulkWriteError({"writeErrors": [{"index": 1, "code": 11000, "errmsg": "E11000"}]})
+        return real(requests, ordered=ordered)
+
+    with app.test_request_context("/logs"):
+        monkeypatch.setattr(type(db.ratelimits), "bulk_write", lambda self, *a, **k: racing(*a, **k))
+        waits = clientlimits._take_many(["u:a", "u:b"], rate, now=1_000.0)
+    assert waits == [None, None]
+    assert {doc["_id"]: round(doc["tat"], 1) for doc in db.ratelimits.find()} == {"u:a": 1360.0, "u:b": 1360.0}
