@@ -64,6 +64,37 @@ def ensure_browser():
               "the browser tests will be skipped", flush=True)
 
 
+def ensure_node():
+    """Node (for the browser client's unit tests) from Debian where we may install it, and TypeScript
+    (tests/js/package.json, for checking logstore.d.ts) whenever its lock file changed."""
+    if not (shutil.which("node") and shutil.which("npm")) and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("dev.py: installing nodejs and npm (Debian packages) for the browser client's tests", flush=True)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        try:
+            subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+            subprocess.run(["apt-get", "install", "-y", "-qq", "nodejs", "npm"], check=True, env=env,
+                           stdout=subprocess.DEVNULL)
+        except subprocess.CalledProcessError as exc:
+            print(f"dev.py: WARNING: could not install nodejs and npm ({exc}); the Node tests will be skipped",
+                  flush=True)
+    if not shutil.which("npm"):
+        print("dev.py: no npm here: the TypeScript check of logstore.d.ts will be skipped", flush=True)
+        return
+    js = ROOT / "tests" / "js"
+    stamp = js / "node_modules" / ".lock.sha256"
+    wanted = hashlib.sha256((js / "package-lock.json").read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return
+    print("dev.py: installing tests/js/package.json (TypeScript) with npm", flush=True)
+    try:
+        subprocess.run(["npm", "ci", "--prefix", str(js), "--no-audit", "--no-fund", "--loglevel=error"],
+                       check=True)
+        stamp.write_text(wanted)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        print(f"dev.py: WARNING: npm could not install tests/js ({exc}); the TypeScript check will be skipped",
+              flush=True)
+
+
 def main(argv):
     if len(argv) < 1 or argv[0] not in ("run", "test", "bench", "setup"):
         print(__doc__)
@@ -77,6 +108,7 @@ def main(argv):
         args = [str(PYTHON), "app.py", *rest]
     elif command == "test":
         ensure_browser()
+        ensure_node()
         args = [str(PYTHON), "-m", "pytest", *rest]
     else:
         args = [str(PYTHON), "-m", "bench", *rest]

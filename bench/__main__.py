@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import dashboard, ingest, load, query, streaming
+from . import dashboard, ingest, insights, load, query, streaming
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -35,6 +35,7 @@ PARTS = [
     Part("query", query.run),
     Part("load", load.run_at_size, at_each_size=True),     # at the largest size only
     Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
+    Part("insights", insights.run_at_size, endpoint=insights.ENDPOINT, at_each_size=True),
     Part("dashboard", dashboard.run_part),
 ]
 

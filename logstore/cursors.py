@@ -7,9 +7,12 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from . import values
 from .filters import InvalidParameter
 
 _EPOCH = datetime(1970, 1, 1)
+# A bucket's number and an action's index are BSON integers: a cursor holding more is not ours.
+INT64_MAX = 2 ** 63 - 1
 
 
 def _digest(fingerprint):
@@ -20,7 +23,7 @@ def encode_cursor(key, fingerprint):
     """``key`` is ``(time, userId, sessionId, bucket, index)``; the token hides and signs nothing secret."""
     millis = (key[0] - _EPOCH) // timedelta(milliseconds=1)
     payload = [millis, key[1], key[2], key[3], key[4], _digest(fingerprint)]
-    return base64.urlsafe_b64encode(msgspec.json.encode(payload)).decode().rstrip("=")
+    return base64.urlsafe_b64encode(values.encode(payload)).decode().rstrip("=")
 
 
 def decode_cursor(token, fingerprint):
@@ -29,7 +32,8 @@ def decode_cursor(token, fingerprint):
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         millis, user_id, session_id, bucket, index, digest = msgspec.json.decode(raw)
         if not (isinstance(millis, int) and isinstance(user_id, str) and isinstance(session_id, str)
-                and isinstance(bucket, int) and isinstance(index, int)):
+                and isinstance(bucket, int) and isinstance(index, int)
+                and 0 <= bucket <= INT64_MAX and 0 <= index <= INT64_MAX):
             raise ValueError
         when = _EPOCH + timedelta(milliseconds=millis)
     except (ValueError, TypeError, OverflowError, msgspec.DecodeError):

@@ -1,16 +1,48 @@
-"""One MongoClient per process, kept in ``app.extensions``; the ``create-indexes`` command."""
+"""One MongoClient per process, kept in ``app.extensions``; the check of the server at start; the
+``create-indexes`` command."""
 from __future__ import annotations
+
+import logging
 
 import click
 from flask import current_app
 from pymongo import MongoClient
-from pymongo.errors import PyMongoError
+from pymongo.errors import OperationFailure, PyMongoError
 
-from . import idempotency, ratelimit, store
+from . import idempotency, ratelimit, store, values
+from .config import ConfigError
 from .store.migrate import migrate
+
+log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "logstore"
 CONNECT_TIMEOUT_MS = 10_000
+# MongoDB 5.0 speaks wire version 13: the oldest server the service is written for (SPEC "Running").
+MIN_WIRE_VERSION = 13
+UNAUTHORIZED = 13
+STANDALONE = ("MONGO_URL points at a standalone MongoDB server: POST and DELETE run in transactions, which "
+              "need a replica set or a sharded cluster (Atlas always is one). Start mongod with --replSet "
+              "and run rs.initiate() once, or point MONGO_URL at Atlas.")
+
+
+def check_server(database):
+    """Raise ConfigError for a server the service cannot run on, asked with ``hello``: a standalone
+    (no ``setName``, not a mongos' ``isdbgrid``) refuses every transaction, so every POST and DELETE
+    would be a 500; a server older than 5.0 lacks what the pipelines use. A server that cannot be
+    reached now only gets a warning: an outage must not stop a start (requests answer 503 until it
+    is back)."""
+    try:
+        reply = database.client.admin.command("hello")
+    except PyMongoError as exc:
+        log.warning("could not ask the database what it is at start (%s); POST and DELETE need a replica "
+                    "set or a sharded cluster", exc)
+        return None
+    if not reply.get("setName") and reply.get("msg") != "isdbgrid":
+        raise ConfigError(STANDALONE)
+    if reply.get("maxWireVersion", 0) < MIN_WIRE_VERSION:
+        raise ConfigError("MONGO_URL points at a MongoDB server older than 5.0 (wire version "
+                          f"{reply.get('maxWireVersion')}); logstore needs MongoDB 5.0 or newer")
+    return reply
 
 
 def connect(url, timeout_ms=1500, socket_timeout_ms=20_000):
@@ -47,7 +79,7 @@ def init_app(app, database=None):
                 "database, or point MONGO_URL at MongoDB."
             )
         database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
-    app.extensions["logstore.db"] = database
+    app.extensions["logstore.db"] = values.decoding(database)
     app.cli.add_command(create_indexes_command)
     app.cli.add_command(migrate_command)
 
@@ -82,8 +114,29 @@ def release(database, settings):
 @click.command("create-indexes")
 def create_indexes_command():
     """Create (or confirm) every index and migrate older buckets; the Procfile's release phase runs this."""
-    rewritten = release(get_db(), current_app.extensions["logstore.settings"])
+    database = get_db()
+    try:
+        check_server(database)
+        rewritten = release(database, current_app.extensions["logstore.settings"])
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OperationFailure as exc:
+        if exc.code == UNAUTHORIZED:
+            raise click.ClickException(missing_privilege(exc, database.name)) from None
+        raise
     click.echo(f"indexes are in place; buckets are of the current layout ({rewritten} sessions rewritten)")
+
+
+def missing_privilege(error, name):
+    """One line for a release refused for want of a privilege: which one, and the role that has it."""
+    message = str(error.details.get("errmsg") if error.details else error)
+    if "collMod" in message:
+        return (f"the release's database user may not run collMod on {name}, which changing "
+                f"LOGSTORE_RETENTION_DAYS needs: grant it the role dbAdmin on {name} (Atlas: Database Access → "
+                f"Specific Privileges → dbAdmin@{name}), or a role with the collMod action (docs/DEPLOY.md). "
+                f"The server said: {message}")
+    return (f"the release's database user lacks a privilege on {name} (it needs readWrite and dbAdmin there; "
+            f"docs/DEPLOY.md): {message}")
 
 
 @click.command("migrate")

@@ -38,6 +38,27 @@ TRANSIENT_LABELS = ("TransientTransactionError", "UnknownTransactionCommitResult
 # Codes of a node that steps down, shuts down or cannot reach its peers (the retryable writes
 # specification's list), for errors that come without a label.
 UNAVAILABLE_CODES = frozenset({6, 7, 89, 91, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+# A read stopped for time: MaxTimeMSExpired (50, mongod), ExceededTimeLimit (262, what mongos
+# answers when a shard's part ran past maxTimeMS), NetworkInterfaceExceededTimeLimit (202, mongos
+# waiting on a shard), LockTimeout (24, a lock not granted in time). 262 is also in the retryable
+# writes' list above: a write that meets it is retried as unavailable, a read is a QUERY_TIMEOUT.
+TIME_LIMIT_CODES = frozenset({24, 50, 202, 262})
+# A $group or $sort over the server's memory limit that may not spill to disk
+# (QueryExceededMemoryLimitNoDiskUseAllowed, 292; the sort's 16819 and 16820 and ExceededMemoryLimit,
+# 146, of older servers). The service passes allowDiskUse to every group that grows with the data;
+# Atlas M0 and Flex clusters ignore it, so there a count over too many groups meets this.
+MEMORY_LIMIT_CODES = frozenset({146, 292, 16819, 16820})
+QUERY_TOO_LARGE_DETAIL = ("the database ran out of memory for this query's groups and may not use disk for "
+                          "them (Atlas M0 and Flex clusters never may): narrow it and ask again: a from/to "
+                          "range, a userId, or fewer groupBy keys (user and session make a group each)")
+# What a standalone mongod answers a transaction with (IllegalOperation, "Transaction numbers are
+# only allowed on a replica set member or mongos"): the start refuses such a server (db.check_server),
+# but one that could not be asked at start, or was swapped since, must not answer 500 either.
+ILLEGAL_OPERATION = 20
+STANDALONE_DETAIL = ("the database is a standalone MongoDB server, which cannot run the transactions POST and "
+                     "DELETE need; the operator must point MONGO_URL at a replica set (docs/DEPLOY.md)")
+# The methods whose database work is a bounded read (DELETE reads what it deletes under a deadline).
+READ_METHODS = frozenset({"GET", "HEAD", "DELETE"})
 
 
 class ApiError(Exception):
@@ -80,7 +101,14 @@ def problem_response(error):
         detail = error.description or HTTP_STATUS_CODES.get(error.code, "")
         return _problem(error.code, HTTP_CODES.get(error.code, "HTTP_ERROR"),
                         HTTP_STATUS_CODES.get(error.code, "Error"), detail, None, headers, {})
-    if isinstance(error, QueryTimeout):
+    if isinstance(error, OperationFailure) and error.code == ILLEGAL_OPERATION and "replica set" in str(error):
+        log.error("the database refuses transactions: it is a standalone server (request %s)", request_id())
+        return _problem(503, "DATABASE_STANDALONE", "Database cannot run transactions", STANDALONE_DETAIL, None,
+                        {"Retry-After": RETRY_AFTER_UNAVAILABLE}, {})
+    if is_memory_limit(error):
+        log.warning("query over the database's memory limit (request %s): %s", request_id(), error)
+        return _problem(503, "QUERY_TOO_LARGE", "Query too large", QUERY_TOO_LARGE_DETAIL, None, {}, {})
+    if isinstance(error, QueryTimeout) or is_read_time_limit(error):
         log.warning("query stopped at its time limit (request %s)", request_id())
         return _problem(503, "QUERY_TIMEOUT", "Query timed out", QUERY_TIMEOUT_DETAIL, None,
                         {"Retry-After": RETRY_AFTER_QUERY_TIMEOUT}, {})
@@ -97,6 +125,17 @@ def problem_response(error):
     log.exception("unhandled error (request %s)", request_id())
     return _problem(500, "INTERNAL_ERROR", "Internal Server Error",
                     "an unexpected error occurred; quote the requestId when reporting it", None, {}, {})
+
+
+def is_read_time_limit(error):
+    """True for a read the server stopped for time, by any of its time-limit codes (also a read the
+    service makes outside ``store.reads.run``, such as the extent's or the layout's)."""
+    return (isinstance(error, OperationFailure) and error.code in TIME_LIMIT_CODES
+            and has_request_context() and request.method in READ_METHODS)
+
+
+def is_memory_limit(error):
+    return isinstance(error, OperationFailure) and error.code in MEMORY_LIMIT_CODES
 
 
 def is_database_unavailable(error):

@@ -8,18 +8,15 @@ from __future__ import annotations
 import csv
 import io
 
-import msgspec
-
 from .formats import flat_row
 from .times import format_time
+from .values import encoder as _json
 
 CSV_COLUMNS = ("userId", "sessionId", "time", "type", "locationX", "locationY", "viewedId", "pageFrom",
                "pageTo", "properties")
 # The properties that have a column of their own; any other key goes to the ``properties`` column.
 PROPERTY_COLUMNS = CSV_COLUMNS[4:9]
 ROWS_PER_CHUNK = 1000
-
-_json = msgspec.json.Encoder()
 
 
 def ndjson_chunks(rows, rows_per_chunk=None):

@@ -129,11 +129,20 @@ def _claim(collection, record_id, request_fingerprint, now):
                                "a request with this Idempotency-Key is still being processed; retry shortly",
                                title="Idempotency-Key in use", headers={"Retry-After": str(min(wait, 5))})
         # A claim whose owner died (lease over), or a record past 24 h: take it over, unless someone
-        # else did since we read it.
-        if collection.find_one_and_replace({"_id": record_id, "owner": existing["owner"]}, record):
+        # else did since we read it, or its owner completed it meanwhile (a request committing in
+        # this instant): the filter asks again for what made the record ours to take.
+        if collection.find_one_and_replace(takeover_filter(record_id, existing["owner"], now), record):
             return owner
     raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE", "requests with this Idempotency-Key are racing; retry shortly",
                    title="Idempotency-Key in use", headers={"Retry-After": "1"})
+
+
+def takeover_filter(record_id, owner, now):
+    """The record ``record_id`` of ``owner`` only while it may be taken over: pending with its lease
+    run out, or past its 24 hours (whatever its state)."""
+    return {"_id": record_id, "owner": owner,
+            "$or": [{"state": "pending", "lease": {"$lte": now}},
+                    {"created": {"$lte": now - timedelta(seconds=TTL_SECONDS)}}]}
 
 
 def _complete(collection, record_id, owner, reply, session):

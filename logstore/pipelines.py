@@ -7,6 +7,7 @@ planner that only takes equalities plus one range (SecantusDB's) then still uses
 from __future__ import annotations
 
 from .spans import SPAN, window_of
+from .times import LAST_INSTANT, day_limits
 
 ACTION = "actions"
 ALL_TYPES = ("CLICK", "VIEW", "NAVIGATE")
@@ -40,7 +41,7 @@ def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
     if at_or_after is not None and (start is None or at_or_after > start):
         start = at_or_after
     if first_range is not None:
-        indexed["first"] = {"$gte": first_range[0], "$lt": first_range[1]}
+        indexed["first"] = {"$gte": first_range[0], _before(first_range[1]): first_range[1]}
     else:
         bounds = {}
         if start is not None:
@@ -54,6 +55,12 @@ def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
     if not indexed:
         indexed, rest = rest, {}
     return [{"$match": stage} for stage in (indexed, rest) if stage]
+
+
+def _before(end):
+    """The operator of an exclusive upper bound ``end``: ``$lte`` once it is held at the last
+    instant (``spans.later``), so that an action at 9999-12-31T23:59:59.999Z is still read."""
+    return "$lte" if end >= LAST_INSTANT else "$lt"
 
 
 def heads_pipeline(keys, projection):
@@ -187,7 +194,7 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
                                       {"$and": [unwound, conditions]} if conditions else unwound]}})
     values = {
         "type": "$actions.type",
-        "day": {"$dateToString": {"date": "$actions.t", "format": "%Y-%m-%d", "timezone": tz}},
+        "day": _day("$actions.t", tz),
         "userId": "$userId",
         "sessionId": "$sessionId",
     }
@@ -244,12 +251,30 @@ def whole_bucket(log_filter, by_day=False, tz="UTC"):
 
 
 def _day(path, tz):
-    return {"$dateToString": {"date": path, "format": "%Y-%m-%d", "timezone": tz}}
+    """The day of ``path`` in ``tz``, its instant clamped to the days of years 1 to 9999 there
+    (``times.day_limits``): ``$dateToString`` fails beyond them."""
+    low, high = day_limits(tz)
+    date = path
+    if low is not None:
+        date = {"$max": [date, low]}
+    if high is not None:
+        date = {"$min": [date, high]}
+    return {"$dateToString": {"date": date, "format": "%Y-%m-%d", "timezone": tz}}
 
 
-def delete_targets_pipeline(log_filter, bucket_ids):
-    """For each of ``bucket_ids`` holding a matching action: ``{_id, count, i: [matching indexes]}``."""
-    stages = [{"$match": {"_id": {"$in": list(bucket_ids)}}}]
+def buckets_match(buckets):
+    """A filter of exactly ``buckets`` (each ``{_id, userId, sessionId}``) that carries the shard key
+    (docs/SCALING.md): mongos sends it to the shards owning those sessions, not to every shard."""
+    users = sorted({bucket["userId"] for bucket in buckets})
+    sessions = sorted({bucket["sessionId"] for bucket in buckets})
+    return {"userId": _one_or_in(users), "sessionId": _one_or_in(sessions),
+            "_id": {"$in": [bucket["_id"] for bucket in buckets]}}
+
+
+def delete_targets_pipeline(log_filter, buckets):
+    """For each of ``buckets`` (``{_id, userId, sessionId}``) holding a matching action:
+    ``{_id, i: [matching indexes]}``."""
+    stages = [{"$match": buckets_match(buckets)}]
     stages += unwound_actions(log_filter, keep_id=True)
     stages.append({"$group": {"_id": "$_id", "i": {"$push": "$i"}}})
     return stages

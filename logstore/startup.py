@@ -2,7 +2,7 @@
 and the warnings a start gives once."""
 from __future__ import annotations
 
-from . import auth, cors, ratelimit
+from . import auth, cors, db, ratelimit
 from .config import Settings
 from .requestlog import configure_logging
 
@@ -19,4 +19,15 @@ def check_settings(environ=None):
     if settings.rate_limit:
         ratelimit.parse_limit(settings.rate_limit)
     auth.warn_if_open(settings)
+    if settings.mongo_url:
+        check_database(settings)
     return settings
+
+
+def check_database(settings):
+    """Ask the server at ``MONGO_URL`` what it is (``db.check_server``): a standalone stops the start."""
+    database = db.connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
+    try:
+        db.check_server(database)
+    finally:
+        database.client.close()

@@ -49,7 +49,26 @@ def parse_time(text):
         ) from None
     if _colonless(text):
         raise TimeFormatError(NO_COLON)
+    if not in_range(instant):
+        raise TimeFormatError(OUT_OF_RANGE)
     return instant
+
+
+OUT_OF_RANGE = "the time lies outside the years 1 to 9999 in UTC (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999Z)"
+# The offsets beyond which an instant of year 1 or 9999 may fall outside those years in UTC.
+_EDGE_YEARS = (1, 9999)
+
+
+def in_range(instant):
+    """True when an aware datetime's UTC instant lies in the years 1 to 9999 (what BSON dates and
+    Python datetimes both hold); only times written in years 1 and 9999 need the conversion."""
+    if instant.year not in _EDGE_YEARS:
+        return True
+    try:
+        instant.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 NO_COLON = "write the offset with its colon, as ±HH:MM (RFC 3339), e.g. -06:00 for -0600"
@@ -146,10 +165,37 @@ def parse_tz(text):
             raise TimeFormatError(f"offset {text!r} is out of range")
         delta = timedelta(hours=hours, minutes=minutes) * (-1 if sign == "-" else 1)
         return f"{sign}{hours:02d}:{minutes:02d}", timezone(delta)
-    if _ZONE_NAME.fullmatch(text):
+    if len(text) <= MAX_ZONE_NAME and _ZONE_NAME.fullmatch(text):
         try:
             return text, ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
-    raise TimeFormatError(f"unknown time zone {text!r}: give an IANA name such as America/Denver "
+    shown = text if len(text) <= MAX_ZONE_NAME else text[:MAX_ZONE_NAME] + "…"
+    raise TimeFormatError(f"unknown time zone {shown!r}: give an IANA name such as America/Denver "
                           "or an offset such as +05:30")
+
+
+# The longest IANA zone name is 32 characters (America/Argentina/ComodRivadavia); a longer text is
+# no zone, and is not handed to the file system.
+MAX_ZONE_NAME = 64
+# The first and last instant of the years 1 to 9999 (naive UTC, milliseconds: what BSON holds).
+FIRST_INSTANT = datetime(1, 1, 1)
+LAST_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999000)
+
+
+def day_limits(tz):
+    """The first and last instant (naive UTC) whose day in ``tz`` lies in the years 1 to 9999, or
+    None where every stored instant's does: the days an action is counted in are clamped to them,
+    since neither Python nor MongoDB's ``$dateToString`` (years 0–9999) writes 10000-01-01."""
+    zone = parse_tz(tz)[1]
+    first = FIRST_INSTANT.replace(tzinfo=UTC)
+    last = LAST_INSTANT.replace(tzinfo=UTC)
+    low = high = None
+    west = zone.utcoffset(first.replace(tzinfo=None))
+    if west < timedelta(0):
+        low = FIRST_INSTANT - west
+    east = zone.utcoffset(last.replace(tzinfo=None))
+    if east > timedelta(0):
+        high = LAST_INSTANT - east
+    return low, high
+

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
-from .times import TimeFormatError, offset_minutes, parse_time, parse_times
+from .times import TimeFormatError, in_range, offset_minutes, parse_time, parse_times
 
 MAX_PROBLEMS = 100
 MAX_DEPTH = 32
@@ -166,6 +166,10 @@ def _fast_parse(body):
         instants = parse_times(list(map(_TIME, every)))
     except TimeFormatError:
         return None
+    # Aware datetimes compare as instants: the earliest and the latest are the ones that may lie
+    # outside the years 1 to 9999 in UTC (two C-level passes; the full path names the time).
+    if instants and not (in_range(min(instants)) and in_range(max(instants))):
+        return None
     if not all(map(screen, map(_TYPE, every), map(_PROPERTIES, every))):
         return None
     stored = _stored_actions(every, instants)
@@ -186,6 +190,8 @@ def _typed_decode(body):
             continue
         except msgspec.DecodeError as exc:
             raise InvalidJSON(str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise InvalidJSON(f"the body is not UTF-8 (byte {exc.start})") from None
         except RecursionError:
             raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
     return None, None
@@ -269,6 +275,8 @@ def _plain_parse(body):
         decoded = _plain_decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise InvalidJSON(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise InvalidJSON(f"the body is not UTF-8 (byte {exc.start})") from None
     except RecursionError:
         raise InvalidJSON(TOO_DEEP_TO_PARSE) from None
     if isinstance(decoded, dict):

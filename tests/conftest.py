@@ -32,6 +32,21 @@ def mongo_url(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(params=["secantus", "mongod"])
+def server_types(request):
+    """Run a test twice: as SecantusDB answers, and with SecantusDB answering mongod's types
+    (``tests/mongod_types.py``). Against TEST_MONGO_URL the server's own types are the only ones."""
+    if request.param == "secantus":
+        yield request.param
+        return
+    if os.environ.get("TEST_MONGO_URL"):
+        pytest.skip("TEST_MONGO_URL: the server answers with its own types")
+    from tests.mongod_types import answering_as_mongod
+
+    with answering_as_mongod():
+        yield request.param
+
+
 @pytest.fixture(scope="session")
 def mongo_client(mongo_url):
     client = MongoClient(mongo_url, serverSelectionTimeoutMS=5000, w="majority")

@@ -38,9 +38,10 @@ def test_whole_buckets_are_those_inside_the_range_and_within_one_day():
     assert day["$eq"][0]["$dateToString"]["timezone"] == "+05:30"
 
 
-def test_delete_targets_start_with_the_given_buckets_and_keep_their_ids():
-    stages = pipelines.delete_targets_pipeline(RANGE, ["a", "b"])
-    assert stages[0] == {"$match": {"_id": {"$in": ["a", "b"]}}}
+def test_delete_targets_start_with_the_given_buckets_by_shard_key_and_keep_their_ids():
+    buckets = [{"_id": "a", "userId": "u", "sessionId": "s1"}, {"_id": "b", "userId": "u", "sessionId": "s2"}]
+    stages = pipelines.delete_targets_pipeline(RANGE, buckets)
+    assert stages[0] == {"$match": {"userId": "u", "sessionId": {"$in": ["s1", "s2"]}, "_id": {"$in": ["a", "b"]}}}
     assert any(stage.get("$project", {}).get("_id") == 1 for stage in stages)
 
 

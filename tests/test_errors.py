@@ -21,7 +21,6 @@ UNAVAILABLE = [
     NetworkTimeout("timed out"),
     ConnectionFailure("refused"),
     NotPrimaryError("not primary", {"code": 10107}),
-    ExecutionTimeout("operation exceeded time limit", 50),
     WTimeoutError("waiting for replication timed out", 64),
     labelled(OperationFailure("WriteConflict", 112), "TransientTransactionError"),
     labelled(OperationFailure("commit result unknown", 91), "UnknownTransactionCommitResult"),
@@ -55,6 +54,17 @@ def test_database_failures_are_503_with_retry_after(app_context, error):
     assert response.headers["Retry-After"].isdigit()
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["code"] in {"DATABASE_UNAVAILABLE", "DATABASE_BUSY"}
+
+
+@pytest.mark.parametrize("error", [ExecutionTimeout("operation exceeded time limit", 50),
+                                   OperationFailure("exceeded time limit", 262)])
+def test_a_time_limit_is_a_query_timeout_on_a_read_and_unavailable_on_a_write(error):
+    """A read the server stopped for time, wherever the service made it (the extent's find too), is
+    a QUERY_TIMEOUT; a write that meets a time limit stays DATABASE_UNAVAILABLE (retry the body)."""
+    for method, code in (("GET", "QUERY_TIMEOUT"), ("DELETE", "QUERY_TIMEOUT"), ("POST", "DATABASE_UNAVAILABLE")):
+        with Flask(__name__).test_request_context("/logs", method=method):
+            response = problem_response(error)
+        assert response.status_code == 503 and response.get_json()["code"] == code, method
 
 
 def test_a_read_stopped_at_its_time_limit_is_a_query_timeout(app_context):

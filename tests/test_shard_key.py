@@ -156,3 +156,91 @@ def test_user_stats_carry_the_shard_key(seeded, query):
     collections = {command.get(name) for name, command in recorder.commands if name == "aggregate"}
     assert collections == {"session_hours", "sessions"}          # the hours' counts and the cut windows
     assert_all_targeted(recorder)
+
+
+SHARD_KEY = ("userId", "sessionId")
+KEYED = ("sessions", "session_hours")
+
+
+def pinned(selector, field):
+    """True when ``selector`` pins ``field`` by equality or $in, at its top level or in an $and."""
+    if field in selector:
+        value = selector[field]
+        return not isinstance(value, dict) or set(value) <= {"$eq", "$in"}
+    return any(pinned(part, field) for part in selector.get("$and", ()))
+
+
+def writes_of(recorder, collections=KEYED):
+    """``(collection, filter)`` of every update and delete statement sent to ``collections``."""
+    for name, command in recorder.commands:
+        if name in ("update", "delete") and command[name] in collections:
+            for selector in filters_of(name, command):
+                yield command[name], selector
+
+
+def assert_writes_on_one_shard(recorder):
+    """A single-document write that names the whole shard key goes to one shard (MongoDB routes an
+    updateOne/deleteOne without it to every shard, or refuses it before 7.1 without an _id)."""
+    writes = list(writes_of(recorder))
+    assert writes, "no write was recorded"
+    for collection, selector in writes:
+        assert all(pinned(selector, field) for field in SHARD_KEY), (collection, json.dumps(selector, default=str))
+
+
+@pytest.mark.parametrize("query", ["userId=u0", "userId=u0&types=CLICK", "userId=u1&sessionId=s1",
+                                   "userId=u0&from=2020-01-02T00:00:00Z&to=2020-01-02T10:00:10.5Z"])
+def test_delete_commands_carry_the_shard_key(seeded, query):
+    client, recorder = seeded
+    reply = client.delete(f"/logs?{query}")
+    assert reply.status_code == 200 and reply.get_json()["deleted"] > 0, reply.get_json()
+    assert_all_targeted(recorder)
+    assert_writes_on_one_shard(recorder)                    # each bucket's rewrite and its hour's counts
+
+
+def test_the_hours_counts_are_written_per_session_and_hour_on_one_shard(watched):
+    client, recorder = watched
+    assert client.post("/logs", json=body("u", 3)).status_code == 201
+    assert client.post("/logs", json=body("u", 3, start=3)).status_code == 201     # $inc of stored hours
+    hours = [command for name, command in recorder.commands if command.get(name) == "session_hours"]
+    assert hours, "no command on session_hours"
+    for name, command in recorder.commands:
+        if command.get(name) == "session_hours" and name == "insert":
+            assert all(set(SHARD_KEY) <= set(document) for document in command["documents"])
+    assert_writes_on_one_shard(recorder)
+
+
+def test_idempotency_records_are_only_ever_selected_by_id(watched):
+    # `idempotency` stays unsharded (or is sharded on _id): every command names its _id.
+    client, recorder = watched
+    for attempt in range(2):
+        reply = client.post("/logs", json=body("k", 1), headers={"Idempotency-Key": "key-1"})
+        assert reply.status_code == 201
+    commands = [(name, command) for name, command in recorder.commands if command.get(name) == "idempotency"]
+    assert {name for name, _ in commands} >= {"insert", "find", "update"}, commands
+    for name, command in commands:
+        if name == "insert":
+            assert all("_id" in document for document in command["documents"])
+            continue
+        for selector in filters_of(name, command):
+            assert "_id" in selector, (name, selector)
+
+
+def test_migration_writes_carry_the_shard_key(mongo_url):
+    from logstore.store import migrate
+    from tests.test_migration import seed_old_store
+
+    recorder = Recorder()
+    client = MongoClient(mongo_url, event_listeners=[recorder], w="majority")
+    name = f"logstore_test_{uuid.uuid4().hex[:12]}"
+    try:
+        database = client[name]
+        seed_old_store(database)
+        recorder.commands.clear()
+        assert migrate.migrate(database) > 0
+        assert_writes_on_one_shard(recorder)
+        for name_, command in recorder.commands:
+            if name_ == "insert" and command["insert"] in KEYED:
+                assert all(set(SHARD_KEY) <= set(document) for document in command["documents"])
+    finally:
+        client.drop_database(name)
+        client.close()

@@ -13,7 +13,8 @@ from pymongo.errors import PyMongoError
 from .. import exports, filters, formats, pipelines, store
 from ..auth import requires
 from ..db import get_db
-from ..errors import QUERY_TIMEOUT_DETAIL
+from ..errors import (MEMORY_LIMIT_CODES, QUERY_TIMEOUT_DETAIL, QUERY_TOO_LARGE_DETAIL, TIME_LIMIT_CODES,
+                      request_id)
 from ..readgate import gate
 from . import schemas
 from .logs import READ_UNAVAILABLE, json_response, ns, settings
@@ -24,8 +25,8 @@ log = logging.getLogger(__name__)
 EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order", "raw")
 STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 EXPORTERS = {
-    "ndjson": (exports.ndjson_chunks, "application/x-ndjson"),
-    "csv": (exports.csv_chunks, "text/csv"),
+    "ndjson": (exports.ndjson_chunks, "application/x-ndjson; charset=utf-8"),
+    "csv": (exports.csv_chunks, "text/csv; charset=utf-8"),
 }
 
 
@@ -63,7 +64,7 @@ class LogsExport(Resource):
             slot.leave()
             raise
         headers = {"Content-Disposition": f'attachment; filename="logs.{shape}"'}
-        return Response(_streamed(rows, source, encode, shape, slot), mimetype=mimetype, headers=headers)
+        return Response(_streamed(rows, source, encode, shape, slot), content_type=mimetype, headers=headers)
 
 
 @ns.route("/stats", "/stats/")
@@ -87,17 +88,29 @@ class LogsStats(Resource):
 def _streamed(rows, source, encode, shape, slot):
     """Yield the encoded chunks and give the read slot back however the stream ends.
 
-    A read that fails mid-stream (its time limit, the database gone) cannot change the status any
+    A read that fails mid-stream (its time limit, the database gone, a fault here) cannot change the status any
     more: NDJSON gets a last line ``{"error": {...}}``, and then the connection is dropped without
     the end of the chunked body, which every HTTP client reports as an incomplete response.
     """
     try:
         yield from encode(rows)
-    except (store.QueryTimeout, PyMongoError) as exc:
-        timed_out = isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
-        code = "QUERY_TIMEOUT" if timed_out else "DATABASE_UNAVAILABLE"
-        detail = QUERY_TIMEOUT_DETAIL if timed_out else "the database failed during the export"
-        log.warning("export cut mid-stream: %s", code)
+    except Exception as exc:  # noqa: BLE001 (the status is sent: say so in the body, then cut)
+        server_code = getattr(exc, "code", None)
+        timed_out = (isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
+                     or server_code in TIME_LIMIT_CODES)
+        if timed_out:
+            code, detail = "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
+        elif server_code in MEMORY_LIMIT_CODES:
+            code, detail = "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
+        elif isinstance(exc, PyMongoError):
+            code, detail = "DATABASE_UNAVAILABLE", "the database failed during the export"
+        else:
+            code = "INTERNAL_ERROR"
+            detail = f"the export failed (request {request_id()}); the rows before this line are complete"
+        if code == "INTERNAL_ERROR":
+            log.exception("export cut mid-stream (request %s)", request_id())
+        else:
+            log.warning("export cut mid-stream: %s", code)
         if shape == "ndjson":
             yield msgspec.json.encode({"error": {"code": code, "detail": detail}}) + b"\n"
         raise ExportCut(f"export cut: {code}") from None

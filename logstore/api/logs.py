@@ -1,11 +1,10 @@
 """The /logs namespace: ingest and query. Each method parses, makes one call, shapes the answer."""
 from __future__ import annotations
 
-import msgspec
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from .. import clientlimits, filters, formats, idempotency, store
+from .. import clientlimits, filters, formats, idempotency, store, values
 from ..auth import caller_id, requires
 from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
@@ -22,13 +21,16 @@ for model in schemas.ALL:
     ns.add_model(model.name, model)
 
 QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
-READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; READS_BUSY: too many "
+WRITE_UNAVAILABLE = ("Database unavailable or busy (Retry-After); DATABASE_STANDALONE: the database cannot run "
+                     "transactions (a standalone server)")
+READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; QUERY_TOO_LARGE: its "
+                    "groups outgrew the database's memory; READS_BUSY: too many "
                     "reads across all users in this worker (each with Retry-After)")
 
 
 def json_response(data, status=200, headers=None):
     """JSON through msgspec: several times faster than the stdlib on a 10,000-action page."""
-    return Response(msgspec.json.encode(data), status=status, mimetype="application/json", headers=headers)
+    return Response(values.encode(data), status=status, mimetype="application/json", headers=headers)
 
 
 def settings():
@@ -82,7 +84,7 @@ class Logs(Resource):
     @ns.response(413, "Body (after gzip) or action count over the limit", schemas.problem)
     @ns.response(415, "Not application/json, or a Content-Encoding other than gzip", schemas.problem)
     @ns.response(422, "This Idempotency-Key was used with a different body", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)
     @requires("write")
     def post(self):
         """Store an array of session logs (or one), all or nothing."""
@@ -124,7 +126,7 @@ class Logs(Resource):
     @ns.doc(params=FILTER_PARAMS)
     @ns.response(200, "Deleted; the number of actions removed", schemas.delete_result)
     @ns.response(400, "No filter, or an unknown parameter or bad value", schemas.problem)
-    @ns.response(503, "Database unavailable", schemas.problem)
+    @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)
     @requires("admin")
     def delete(self):
         """Delete the matching actions (at least one filter required); sessions left empty go too."""

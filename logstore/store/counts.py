@@ -21,7 +21,7 @@ from pymongo.errors import OperationFailure
 
 from .. import pipelines
 from ..filters import InvalidParameter
-from ..times import parse_tz
+from ..times import day_limits, parse_tz
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
@@ -84,16 +84,26 @@ class _Days:
 
     def __init__(self, tz, by_day):
         self.zone = parse_tz(tz)[1] if by_day else None
+        self.limits = day_limits(tz) if by_day else (None, None)
         self.known = {}
 
     def of(self, window):
         if self.zone is None:
             return ""
         if window not in self.known:
-            first = _as_utc(window).astimezone(self.zone).date()
-            last = _as_utc(window + SPAN - ONE_MS).astimezone(self.zone).date()
+            first = self._local_day(window)
+            last = self._local_day(later(window, SPAN) - ONE_MS)
             self.known[window] = first.isoformat() if first == last else None
         return self.known[window]
+
+
+    def _local_day(self, instant):
+        low, high = self.limits
+        if low is not None and instant < low:
+            instant = low
+        if high is not None and instant > high:
+            instant = high
+        return _as_utc(instant).astimezone(self.zone).date()
 
 
 def _as_utc(instant):

@@ -27,7 +27,7 @@ def delete_actions(db, log_filter, deadline=None):
     :param deadline: a ``reads.Deadline``: each read (the listing, each batch's) carries its limit.
     :return: how many actions were deleted.
     """
-    stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1}}]
+    stages = pipelines.bucket_match_stages(log_filter) + [{"$project": {"_id": 1, "userId": 1, "sessionId": 1}}]
     # A cursor, not reads.run: the listing of a large delete is streamed, and its limit (maxTimeMS)
     # bounds the server's time on it across getMores, not the deletes done in between.
     limit = deadline.max_time_ms() if deadline is not None else None
@@ -35,7 +35,7 @@ def delete_actions(db, log_filter, deadline=None):
     try:
         with db[SESSIONS].aggregate(stages, batchSize=DELETE_BATCH, **({"maxTimeMS": limit} if limit else {})) as cursor:
             for bucket in cursor:
-                chunk.append(bucket["_id"])
+                chunk.append(bucket)
                 if len(chunk) == DELETE_BATCH:
                     deleted += _delete_from_buckets(db, log_filter, chunk, deadline)
                     chunk = []
@@ -46,25 +46,29 @@ def delete_actions(db, log_filter, deadline=None):
     return deleted
 
 
-def _delete_from_buckets(db, log_filter, bucket_ids, deadline):
+def _delete_from_buckets(db, log_filter, buckets, deadline):
     """One batch in one transaction, retried like an ingest within the same budget."""
     budget = db.client.options.server_selection_timeout
-    return run_transaction(db.client, lambda s: _delete_batch(db, log_filter, bucket_ids, s, deadline), budget)
+    return run_transaction(db.client, lambda s: _delete_batch(db, log_filter, buckets, s, deadline), budget)
 
 
-def _delete_batch(db, log_filter, bucket_ids, session, deadline):
+def _delete_batch(db, log_filter, buckets, session, deadline):
+    """Every read and write names the buckets' shard key, ``userId`` and ``sessionId``, besides
+    ``_id``: on a sharded cluster each goes to the shards owning those sessions (docs/SCALING.md)."""
     collection = db[SESSIONS]
-    pipeline = pipelines.delete_targets_pipeline(log_filter, bucket_ids)
+    pipeline = pipelines.delete_targets_pipeline(log_filter, buckets)
     rows = run(collection, pipeline, deadline, session=session)
     targets = {row["_id"]: set(row["i"]) for row in rows}
     if not targets:
         return 0
     operations, counts, deleted = [], [], 0
-    for bucket in collection.find({"_id": {"$in": list(targets)}}, session=session):
+    touched = [bucket for bucket in buckets if bucket["_id"] in targets]
+    for bucket in collection.find(pipelines.buckets_match(touched), session=session):
         gone = targets[bucket["_id"]]
         kept = [a for i, a in enumerate(bucket["actions"]) if i not in gone]
         deleted += len(bucket["actions"]) - len(kept)
-        condition = {"_id": bucket["_id"], "count": bucket["count"]}
+        condition = {"userId": bucket["userId"], "sessionId": bucket["sessionId"], "_id": bucket["_id"],
+                     "count": bucket["count"]}
         operations.append(UpdateOne(condition, {"$set": rewritten(kept)}) if kept else DeleteOne(condition))
         if bucket.get("w") is not None:
             key = (bucket["userId"], bucket["sessionId"])

@@ -145,7 +145,9 @@ def _rewrite(db, keys, session):
                 heads.add(bucket)
             else:
                 moved.extend(bucket["actions"])
-                deletes.append(DeleteOne({"_id": bucket["_id"], "count": bucket["count"]}))
+                # The shard key with _id: one shard, not every one (docs/SCALING.md).
+                deletes.append(DeleteOne({"userId": key[0], "sessionId": key[1], "_id": bucket["_id"],
+                                          "count": bucket["count"]}))
         if not moved:
             continue
         for operation in session_operations(key, heads, spans.by_window(moved), encode=False):

@@ -13,6 +13,9 @@ from logstore.config import Settings
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
 
+# Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 
@@ -58,7 +61,7 @@ def test_without_a_tight_limit_the_same_reads_answer(big):
     assert len(client.get("/logs?types=CLICK,VIEW&limit=10000&format=actions").get_json()) == 10_000
 
 
-def test_heavy_reads_beyond_their_slots_are_refused_at_once_while_writes_and_user_reads_go_on(big):
+def test_heavy_reads_beyond_their_slots_are_refused_at_once_while_writes_and_user_reads_go_on(big, server_types):
     app = create_app(replace(Settings(), heavy_reads=1), database=big)
     client = app.test_client()
     slots = app.extensions["logstore.readgate"]
@@ -69,12 +72,12 @@ def test_heavy_reads_beyond_their_slots_are_refused_at_once_while_writes_and_use
             assert response.status_code == 503 and response.get_json()["code"] == "READS_BUSY", path
             assert response.headers["Retry-After"].isdigit()
         assert client.get("/logs?userId=u1&limit=5").status_code == 200
-        posted = client.post("/logs", data=json.dumps(session_log(user="busy", session="new")),
+        posted = client.post("/logs", data=json.dumps(session_log(user=f"busy-{server_types}", session="new")),
                              content_type="application/json")
         assert posted.status_code == 201
     finally:
         slots.leave()
-    assert client.get("/logs/stats?userId=busy").get_json() == [{"count": 1}]
+    assert client.get(f"/logs/stats?userId=busy-{server_types}").get_json() == [{"count": 1}]
     assert client.get("/logs?limit=1").status_code == 200
 
 

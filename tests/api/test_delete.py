@@ -12,6 +12,9 @@ from logstore.validation import parse_batch
 from tests.builders import SPEC_EXAMPLE, action, session_log
 from tests.stored import assert_hours_agree
 
+# Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 
 def post(client, body):
     response = client.post("/logs", data=json.dumps(body), content_type="application/json")

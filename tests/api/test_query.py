@@ -7,6 +7,9 @@ import pytest
 
 from tests.builders import SPEC_EXAMPLE, action, session_log
 
+# Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 
 def post(client, body):
     response = client.post("/logs", data=json.dumps(body), content_type="application/json")

@@ -10,6 +10,9 @@ import pytest
 from logstore.times import parse_time
 from tests.builders import action, session_log
 
+# Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
+pytestmark = pytest.mark.usefixtures("server_types")
+
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 

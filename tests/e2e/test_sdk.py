@@ -1,30 +1,34 @@
 """The browser client (/sdk/logstore.js) in headless Chromium against gunicorn and SecantusDB.
 
-The page lives on a loopback origin of its own and imports the module from the service with the
-README's import map (integrity included), so the snippet itself is what runs. The browser's time
+The page lives on a loopback origin of its own and imports the release's URL (/sdk/<version>/logstore.js)
+from the service with an import map that pins its integrity, as the README does. The browser's time
 zone is Asia/Kolkata (+05:30): an offset no server default could produce by accident. Each test
 counts what reached the database: every action the page recorded stored once (0 lost, 0 duplicated),
 with the time and offset the browser wrote.
 """
 import http.server
 import json
+import re
 import threading
 import time
+import urllib.error
 import urllib.request
 from urllib.parse import urlencode
 from collections import Counter
+from pathlib import Path
 from datetime import datetime, timedelta
 
 import pytest
 from pymongo import MongoClient
 
-from logstore.api.sdk import INTEGRITY
+from logstore.api.sdk import INTEGRITY, LATEST, VERSIONS
 from logstore.local import free_port
 from tests.browser import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e
 
 ZONE, OFFSET = "Asia/Kolkata", "+05:30"
+RELEASES = {entry["version"]: entry["integrity"] for entry in VERSIONS["versions"]}
 KEYS = {"LOGSTORE_WRITE_KEYS": "write-key", "LOGSTORE_READ_KEYS": "read-key"}
 # Fast timers, so that a test waits for seconds rather than minutes.
 OPTIONS = {"apiKey": "write-key", "userId": "ann", "flushIntervalMs": 200, "minBackoffMs": 100,
@@ -49,7 +53,10 @@ const config = JSON.parse(new URLSearchParams(location.search).get("config") || 
 if (config.withoutWebLocks) Object.defineProperty(navigator, "locks", {{value: undefined}});
 window.reports = [];
 window.retries = [];
+window.shows = [];
+addEventListener("pageshow", (e) => shows.push(e.persisted));
 window.log = logstore.init({{...config, onError: (e) => reports.push(e), onRetry: (r) => retries.push(r)}});
+window.logstoreLoaded = true;
 window.log.ready.then(() => {{ window.logstoreReady = true; }});
 </script>
 """
@@ -78,7 +85,8 @@ class _Page(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Cache-Control", "no-store")
+        if not self.path.startswith("/bf"):  # /bf…: a page the back/forward cache may keep
+            self.send_header("Cache-Control", "no-store")
         self.end_headers()
         self.wfile.write(self.server.html)
 
@@ -93,30 +101,41 @@ def app_page():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
 
-    def serve(api):
-        sdk = api + "/sdk/logstore.js"
-        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: INTEGRITY}})
+    def serve(api, version=LATEST):
+        sdk = f"{api}/sdk/{version}/logstore.js"
+        pinned = INTEGRITY if version == LATEST else RELEASES[version]
+        importmap = json.dumps({"imports": {"logstore": sdk}, "integrity": {sdk: pinned}})
         server.html = PAGE.format(importmap=importmap).encode()
 
     serve.origin = origin
+    serve.server = server
     yield serve
     server.shutdown()
     server.server_close()
 
 
-def open_page(driver, origin, **options):
-    """Load the page (in the current tab) with the client's options; wait until it owns its queue."""
+def open_page(driver, origin, path="/", **options):
+    """Load the page (in the current tab) with the client's options; wait until it owns its queue
+    (with consent pending: until the module has run)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
     config = json.dumps({**OPTIONS, **options})
-    driver.get(f"{origin}/?{urlencode({'config': config})}")
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return window.logstoreReady === true"),
+    driver.get(f"{origin}{path}?{urlencode({'config': config})}")
+    flag = "logstoreLoaded" if options.get("consent") == "pending" else "logstoreReady"
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script(f"return window.{flag} === true"),
                                     "the page did not load the SDK (integrity, CORS or a script error)")
 
 
 def record(driver, n, label):
     return driver.execute_script(RECORD, n, label)
+
+
+def queued_in_storage(driver):
+    """Actions in localStorage: one key per batch (``<prefix>:b:<id>``), listed by a page's index."""
+    return driver.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':b:'))"
+        ".reduce((n, k) => n + JSON.parse(localStorage[k]).records.length, 0)")
 
 
 def flush(driver, timeout_ms=None):
@@ -270,15 +289,12 @@ def test_reload_with_a_full_queue_sends_it_on_the_next_load(service, app_page, b
     ids = record(browser, 260, "queued")
     reports = browser.execute_script("return window.reports")
     dropped = [a["id"] for r in reports if r["kind"] == "queue-full" for a in r["actions"]]
-    assert len(dropped) == sum(r["count"] for r in reports) == 60
+    assert len(dropped) == sum(r["count"] for r in reports if r["kind"] == "queue-full") == 60
     assert set(dropped) <= set(ids[:80])  # the oldest, except a batch of 20 that was on its way
     assert browser.execute_script("return log.pending()") == 200
     browser.refresh()  # the page's keepalive flush on the way out is blocked too
     open_page(browser, app_page.origin, maxQueueSize=200)
-    queued = browser.execute_script(
-        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).map((k) => localStorage[k])")
-    assert sum(len(json.loads(q)["queue"]) + sum(len(b["records"]) for b in json.loads(q)["batches"])
-               for q in queued) == 200
+    assert queued_in_storage(browser) == 200
     # Keepalive requests sent on the way out may get past DevTools' blocking (they outlive the page),
     # but the page never saw their answers: all 200 are still queued, and the next load sends them.
     print(f"\nstored by the old page's keepalive flush: {len(stored_ids(mongo, database))}")
@@ -339,7 +355,7 @@ def test_a_page_closed_right_after_an_action_still_sends_it(service, app_page, b
     browser.switch_to.window(keeper)
     open_page(browser, app_page.origin)
     wait_until(lambda: browser.execute_script(
-        "return Object.keys(localStorage).filter((k) => k.includes(':q:')).length") == 0, 10,
+        "return Object.keys(localStorage).filter((k) => k.includes(':p:') || k.includes(':b:')).length") == 0, 10,
         "the closed page's queue was not adopted")
     assert flush(browser, 10000)["pending"] == 0
     assert_exactly_once(api, mongo, database, ids, started)
@@ -368,10 +384,260 @@ def test_without_web_locks_a_reload_still_sends_the_queue(service, app_page, bro
     open_page(browser, app_page.origin, withoutWebLocks=True)
     block_logs(browser, True)
     ids = record(browser, 30, "lease")
-    assert browser.execute_script("return Object.keys(localStorage).some((k) => k.includes(':hb:'))")
+    # The lease: the page's index key says when it was last alive.
+    assert browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':p:')).some((k) => JSON.parse(localStorage[k]).at > 0)")
     browser.refresh()
     block_logs(browser, False)
     open_page(browser, app_page.origin, withoutWebLocks=True)
     wait_until(lambda: len(stored_ids(mongo, database)) >= 30, 10, "the queue of the page before was not sent")
     assert flush(browser, 10000)["pending"] == 0
     assert_exactly_once(api, mongo, database, ids, started)
+
+
+FILL_STORAGE = """
+// The app's own code fills the origin's localStorage (a persisted store, a cache).
+let i = 0, error = null;
+for (const size of [256 * 1024, 16 * 1024, 1024, 64, 1]) {
+  const chunk = "x".repeat(size);
+  try { for (let n = 0; n < 400; n += 1, i += 1) localStorage.setItem(`app-cache-${i}`, chunk); } catch (e) { error = e.name; }
+}
+return [i, error];
+"""
+
+
+def test_localstorage_full_mid_session_loses_nothing(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, flushIntervalMs=60000)
+    ids = [browser.execute_script("return log.click(1, 1)")]
+    filled, error = browser.execute_script(FILL_STORAGE)
+    assert error == "QuotaExceededError" and filled > 0
+    ids += record(browser, 10, "full")
+    result = flush(browser, 15000)
+    assert result == {**result, "stored": 11, "dropped": 0, "pending": 0}, result
+    assert_exactly_once(api, mongo, database, ids, started)
+    storage = [r for r in browser.execute_script("return window.reports") if r["kind"] == "storage"]
+    assert storage and storage[0]["durable"] is False, storage
+
+
+def test_three_tabs_started_and_closed_at_once(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    browser.get(app_page.origin + "/blank")
+    keeper = browser.current_window_handle
+    tabs, ids = [], []
+    for n in range(3):
+        browser.switch_to.new_window("tab")
+        open_page(browser, app_page.origin, flushIntervalMs=60000)  # nothing sent before the close
+        tabs.append(browser.current_window_handle)
+    for n, tab in enumerate(tabs):
+        browser.switch_to.window(tab)
+        ids += record(browser, 20, f"tab-{n}")
+    for tab in tabs:  # closed one right after the other
+        browser.switch_to.window(tab)
+        browser.close()
+    browser.switch_to.window(keeper)
+    open_page(browser, app_page.origin)  # adopts whatever the closing tabs' keepalive flush did not settle
+    wait_until(lambda: browser.execute_script(
+        "return Object.keys(localStorage).filter((k) => k.includes(':p:') || k.includes(':b:')).length") == 0
+        and len(set(stored_ids(mongo, database))) >= 60, 20, "the closed tabs' queues were not all sent")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+class _FlakyProxy(http.server.BaseHTTPRequestHandler):
+    """Forwards to the service, but answers POST /logs with HTML 400s and 502s while ``bad`` lasts."""
+
+    protocol_version = "HTTP/1.1"
+
+    def _forward(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        if self.command == "POST" and self.server.bad:
+            status = self.server.bad.pop(0)
+            page = f"<html><body><h1>{status}</h1>proxy</body></html>".encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Access-Control-Allow-Origin", self.headers.get("Origin", "*"))
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+        request = urllib.request.Request(self.server.upstream + self.path, data=body, method=self.command, headers=headers)
+        try:
+            response = urllib.request.urlopen(request, timeout=10)
+        except urllib.error.HTTPError as error:
+            response = error
+        data = response.read()
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            if name.lower() not in ("content-length", "connection", "transfer-encoding", "date", "server"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_POST = do_OPTIONS = do_GET = _forward
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_proxy_answering_html_400s_and_502s_for_a_while(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    proxy = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), _FlakyProxy)
+    proxy.upstream, proxy.bad = api, [400, 502, 400, 502, 400, 400]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        started = datetime.now().astimezone()
+        open_page(browser, app_page.origin, url=f"http://127.0.0.1:{proxy.server_address[1]}", flushAt=4)
+        ids = record(browser, 16, "proxied")
+        result = flush(browser, 25000)
+        assert result["pending"] == 0 and result["dropped"] == 0 and result["stats"]["dropped"] == 0, result
+        assert_exactly_once(api, mongo, database, ids, started)
+        assert proxy.bad == []
+        reports = browser.execute_script("return window.reports")
+        assert {r["kind"] for r in reports} == {"unexpected-response"}, reports
+        assert {r["status"] for r in reports} == {400, 502}
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+
+
+LOCKS_HELD = "navigator.locks.query().then((s) => arguments[0](s.held.map((l) => l.name)))"
+
+
+def test_the_back_forward_cache_keeps_the_page_and_its_queue(service, app_page, browser):  # noqa: F811
+    """A page holds its lock while shown, none in the cache; one adopted meanwhile is left to the adopter."""
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, path="/bf-app")
+    ids = record(browser, 5, "before")
+    assert flush(browser, 10000)["pending"] == 0
+    page_id = browser.execute_script("return log.pageId")
+    assert [n for n in browser.execute_async_script(LOCKS_HELD) if page_id in n], "the page holds its lock while shown"
+    block_logs(browser, True)
+    ids += record(browser, 5, "cached")  # waiting in the queue when the page goes into the cache
+    # Another page of the origin: it can adopt the cached page's queue only because that page holds
+    # no lock (the HTML spec lets a held lock keep a page out of the back/forward cache).
+    open_page(browser, app_page.origin, path="/bf-elsewhere")
+    assert browser.execute_script("return log.pending()") == 5, "the cached page's queue was not adopted"
+    block_logs(browser, False)
+    assert flush(browser, 10000)["pending"] == 0
+    browser.back()
+    wait_until(lambda: browser.execute_script("return document.readyState") == "complete", 10, "no page")
+    restored = browser.execute_script("return window.shows || []")
+    reasons = browser.execute_script(
+        "const n = performance.getEntriesByType('navigation')[0]; return n.notRestoredReasons ? JSON.stringify(n.notRestoredReasons) : null")
+    assert restored == [False, True], f"not restored from the back/forward cache: {restored}; reasons: {reasons}"
+    wait_until(lambda: browser.execute_script("return log.pending()") == 0, 10, "the adopted queue was not left to the adopter")
+    wait_until(lambda: f"page:{browser.execute_script('return log.pageId')}" in " ".join(
+        browser.execute_async_script(LOCKS_HELD)), 10, "the lock was not taken again")
+    ids += record(browser, 5, "after")
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["duplicates"] == 0, result
+    assert_exactly_once(api, mongo, database, ids, started)
+
+
+def test_consent_pending_then_granted(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    open_page(browser, app_page.origin, consent="pending", userId=None,
+              autocapture={"navigation": True, "clicks": True})
+    assert browser.execute_script("return [log.click(1, 2), log.view('v')]") == [None, None]
+    browser.execute_script("history.pushState({}, '', '/somewhere'); document.body.click()")
+    time.sleep(0.5)
+    assert browser.execute_script("return [localStorage.length, sessionStorage.length, sent.length]") == [0, 0, 0]
+    browser.execute_script("log.optIn()")
+    browser.execute_script("return log.ready")
+    ids = record(browser, 5, "granted")
+    assert flush(browser, 10000)["pending"] == 0
+    assert_exactly_once(api, mongo, database, ids, started)
+    assert browser.execute_script("return log.userId").startswith("anonymous-")
+
+
+def test_a_single_page_apps_route_changes_are_navigate_actions(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    open_page(browser, app_page.origin, autocapture={"navigation": True, "clicks": True})
+    browser.execute_script("history.pushState({}, '', '/inventory?token=secret')")
+    browser.execute_script("history.replaceState({}, '', '/inventory/42')")
+    browser.execute_script("history.back()")
+    wait_until(lambda: browser.execute_script("return location.pathname") == "/", 5, "history.back() did not happen")
+    browser.execute_script("location.hash = '#reviews'")
+    wait_until(lambda: browser.execute_script("return log.pending()") >= 4, 5, "hashchange not recorded")
+    browser.execute_script(
+        "const b = document.createElement('button'); b.id = 'buy'; b.textContent = 'Buy for $12'; "
+        "document.body.append(b); b.click()")
+    assert flush(browser, 10000)["pending"] == 0
+    rows = sorted(exported(api), key=lambda r: r["time"])
+    moves = [(r["properties"]["pageFrom"], r["properties"]["pageTo"]) for r in rows if r["type"] == "NAVIGATE"]
+    assert moves == [("/", "/inventory"), ("/inventory", "/inventory/42"), ("/inventory/42", "/"), ("/", "/#reviews")], moves
+    clicks = [r["properties"] for r in rows if r["type"] == "CLICK"]
+    assert len(clicks) == 1 and clicks[0]["selector"] == "#buy" and clicks[0]["page"] == "/", clicks
+    assert "Buy for" not in json.dumps(rows) and "secret" not in json.dumps(rows)
+
+
+def readme_snippet(api):
+    """The README's first HTML snippet (import map, stub, calls), pointed at this service."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    html = re.search(r"```html\n(.*?)```", text, re.S).group(1)
+    return html.replace("https://logs.example.com", api).replace("<a write key>", "write-key")
+
+
+def test_the_readmes_stub_queues_calls_and_a_failed_load_breaks_nothing(service, app_page, browser):  # noqa: F811
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' + readme_snippet(api) +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ZONE})
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return Boolean(window.logstore && window.logstore.client)"), 15,
+               "the stub was not taken over (integrity, CORS or a script error)")
+    result = browser.execute_async_script("logstore.client.flush({timeoutMs: 10000}).then(arguments[0])")
+    assert result["pending"] == 0
+    rows = assert_exactly_once(api, mongo, database, [r["id"] for r in exported(api)], started)
+    assert [(r["type"], r["userId"]) for r in sorted(rows, key=lambda r: r["time"])] == [
+        ("VIEW", "ABC123XYZ"), ("NAVIGATE", "ABC123XYZ")]
+    assert browser.execute_script("return window.appRan") is True
+
+    # The module cannot load (a wrong URL, a blocked host): the page's own modules run all the same.
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' +
+                            readme_snippet(api).replace(f"/sdk/{LATEST}/", "/sdk/0.0.0/") +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return window.appRan === true"), 10, "the page's module did not run")
+    assert browser.execute_script("logstore.click(1, 2); return logstore.q.length") == 4  # init, view, navigate, click
+
+    # The import map's integrity applies to the dynamic import(): another hash, and the module is refused.
+    wrong = re.sub(r"sha384-[A-Za-z0-9+/=]+", "sha384-" + "A" * 64, readme_snippet(api))
+    app_page.server.html = ('<!doctype html><meta charset="utf-8">' + wrong +
+                            '<script type="module">window.appRan = true;</script>').encode()
+    browser.get(app_page.origin + "/")
+    wait_until(lambda: browser.execute_script("return window.appRan === true"), 10, "the page's module did not run")
+    time.sleep(1)
+    assert browser.execute_script("return Boolean(logstore.client)") is False, "a module of another hash ran"
+
+
+def test_an_upgrade_from_sdk_1_sends_the_queue_it_left(service, app_page, browser):  # noqa: F811
+    """A page of SDK 1.0.0 queues actions (format 1) and reloads into the latest: they are migrated and sent."""
+    api, mongo, database = service
+    started = datetime.now().astimezone()
+    app_page(api, "1.0.0")
+    open_page(browser, app_page.origin, url=api)  # 1.0.0 finds its service only from /sdk/logstore.js
+    assert browser.execute_script("return (await import('logstore')).VERSION") == "1.0.0"
+    block_logs(browser, True)
+    ids = record(browser, 30, "old")
+    browser.execute_script("log.close()")  # no flush on the way out: the queue stays for the next page
+    assert browser.execute_script("return Object.keys(localStorage).some((k) => k.includes(':q:'))")
+    app_page(api)
+    browser.refresh()
+    block_logs(browser, False)
+    open_page(browser, app_page.origin)
+    wait_until(lambda: len(set(stored_ids(mongo, database))) >= 30, 15, "the format-1 queue was not sent")
+    result = flush(browser, 10000)
+    assert result["pending"] == 0 and result["stats"]["stored"] == 30, result  # this page sent them
+    assert_exactly_once(api, mongo, database, ids, started)
+    assert not browser.execute_script("return Object.keys(localStorage).filter((k) => k.includes(':q:'))")
+    assert not [r for r in browser.execute_script("return window.reports") if r["kind"] == "storage-format"]

@@ -254,6 +254,8 @@
     setLoading(true, started);
     try {
       const params = filterParams(view);
+      // insights.js draws the first screen's insights for the same view.
+      document.dispatchEvent(new CustomEvent("logstore:view", { detail: { params: String(params), tz: view.tz } }));
       const whole = statsUrl(params, view.tz);   // the one request the parts add up to
       table.dataset.query = whole;
       const parts = partsOf(view);

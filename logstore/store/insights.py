@@ -1,0 +1,326 @@
+"""The insights (SPEC "Insights"): overview, top values, page paths, funnels and click maps.
+
+What each reads (docs/DESIGN.md, "Insights"):
+
+- the overview, without a ``types`` filter, reads the hours' counts (``store.hours``) of every
+  window wholly inside ``from``/``to`` and within one day of ``tz``, and the buckets only of the
+  windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
+  cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
+  first/last time are not those of its matching actions, so it reads the buckets;
+- top values, paths, funnels and click maps unwind the matching actions of the buckets the
+  index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
+
+Every read runs under the request's ``Deadline`` (``reads.run``); the figures are worked out here
+from the few rows each pipeline returns (a row per session and hour or day, per session and
+transition, or per matching action of a funnel's or click map's types).
+"""
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
+from statistics import median
+
+from bson.int64 import Int64
+from pymongo.errors import OperationFailure
+
+from .. import insights_pipelines as ip
+from ..filters import InvalidParameter
+from ..insights_params import previous_period
+from ..spans import SPAN, later
+from ..times import parse_tz
+from . import extent
+from .buckets import SESSIONS
+from .counts import _Days, _runs, _whole_windows
+from .hours import HOURS
+from .reads import run
+
+
+def overview(db, log_filter, tz="UTC", compare=False, deadline=None, trace=None):
+    """``{users, sessions, actions, bounceRate, medianSessionSeconds, days: [...]}``, with
+    ``previous`` (the same for the period just before) when ``compare``."""
+    answer = _overview(db, log_filter, tz, deadline, trace)
+    if compare:
+        answer["previous"] = _overview(db, previous_period(log_filter), tz, deadline, trace)
+    return answer
+
+
+def _overview(db, log_filter, tz, deadline, trace):
+    sessions, days = {}, {}
+    for user, session, day, count, nav, first, last in _pieces(db, log_filter, tz, deadline, trace):
+        figures = sessions.get((user, session))
+        if figures is None:
+            sessions[(user, session)] = [count, nav, first, last]
+        else:
+            figures[0] += count
+            figures[1] += nav
+            figures[2] = min(figures[2], first)
+            figures[3] = max(figures[3], last)
+        users_of_day, sessions_of_day, actions = days.setdefault(day, (set(), set(), [0]))
+        users_of_day.add(user)
+        sessions_of_day.add((user, session))
+        actions[0] += count
+    lengths = [(last - first).total_seconds() for _, _, first, last in sessions.values()]
+    bounces = sum(1 for figures in sessions.values() if not figures[1])
+    return {
+        "users": len({user for user, _ in sessions}),
+        "sessions": len(sessions),
+        "actions": sum(figures[0] for figures in sessions.values()),
+        "bounceRate": bounces / len(sessions) if sessions else None,
+        "medianSessionSeconds": median(lengths) if lengths else None,
+        "days": [{"day": day, "users": len(days[day][0]) if day in days else 0,
+                  "sessions": len(days[day][1]) if day in days else 0,
+                  "actions": days[day][2][0] if day in days else 0}
+                 for day in _day_list(log_filter, tz, days)],
+    }
+
+
+def _pieces(db, log_filter, tz, deadline, trace):
+    """``(user, session, day, count, navigations, first, last)`` of the matching actions, each
+    session's day (or hour) once: from the hours where they answer, else from the buckets.
+
+    An hour a midnight of ``tz`` cuts is still answered by its hours' document when the session's
+    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so);
+    only the sessions with actions on both sides are read from that hour's buckets.
+    """
+    trace = trace if trace is not None else []
+    pieces = []
+    try:
+        hourly = log_filter.types is None and extent.layout(
+            db, deadline.max_time_ms() if deadline else None) == extent.LAYOUT
+        reads = [(None, None)]
+        if hourly:
+            lo, hi, edges = _whole_windows(log_filter)
+            straddling = {}
+            if lo is None or hi is None or lo < hi:
+                days, zone = _Days(tz, True), parse_tz(tz)[1]
+                pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
+                trace.append((HOURS, pipeline))
+                for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
+                    if not row["count"]:
+                        continue
+                    day = days.of(row["w"])
+                    if day is None:
+                        midnight = _midnight_in(row["w"], zone)
+                        if row["first"] < midnight <= row["last"] or not row["w"] < midnight < later(row["w"], SPAN):
+                            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+                            continue
+                        day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
+                    pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
+                                   int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
+            reads = [(first_range, None) for first_range in _runs(sorted(edges))]
+            reads += [((w, later(w, SPAN)), straddling[w]) for w in sorted(straddling) if w not in edges]
+        for first_range, sessions in reads:
+            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range,
+                                                    sorted({s for _, s in sessions}) if sessions else None)
+            trace.append((SESSIONS, pipeline))
+            for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+                key = row["_id"]
+                if sessions is not None and (key["userId"], key["sessionId"]) not in sessions:
+                    continue    # another user's session of the same name
+                pieces.append((key["userId"], key["sessionId"], key["day"], int(row["count"]), int(row["nav"]),
+                               row["first"], row["last"]))
+    except OperationFailure as exc:
+        if exc.code in (40485, 40517):   # the server's tz database does not know the name
+            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+        raise
+    return pieces
+
+
+def _midnight_in(window, zone):
+    """The first midnight of ``zone`` after the start of ``window`` (naive UTC), as naive UTC. (Where
+    a zone skips its midnight the answer may fall outside the window: the caller then reads it.)"""
+    local = _as_utc(window).astimezone(zone)
+    following = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=zone)
+    return following.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _as_utc(instant):
+    return instant.replace(tzinfo=timezone.utc)
+
+
+def _day_list(log_filter, tz, days):
+    """Every day from that of ``from`` (else the first day found) to that of ``to`` (else the last)."""
+    zone = parse_tz(tz)[1]
+
+    def day_of(bound):
+        return bound.instant.replace(tzinfo=timezone.utc).astimezone(zone).date()
+
+    found = sorted(days)
+    if not found and (log_filter.start is None or log_filter.end is None):
+        return []
+    first = day_of(log_filter.start) if log_filter.start else date.fromisoformat(found[0])
+    last = day_of(log_filter.end) if log_filter.end else date.fromisoformat(found[-1])
+    listed, day = [], first
+    while day <= last:
+        listed.append(day.isoformat())
+        day += timedelta(days=1)
+    return listed
+
+
+def top_values(db, log_filter, field, limit, deadline=None, trace=None):
+    """``[{value, count, users}]``: the most frequent values of property ``field``."""
+    kind = ip.TYPE_OF_PROPERTY.get(field)
+    narrowed = ip.narrowed(log_filter, (kind,) if kind else ip.ALL_TYPES)
+    if narrowed is None:
+        return []
+    pipeline = ip.top_pipeline(narrowed, field, limit)
+    if trace is not None:
+        trace.append((SESSIONS, pipeline))
+    rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
+    return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
+
+
+def paths(db, log_filter, limit, deadline=None, trace=None):
+    """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``."""
+    narrowed = ip.narrowed(log_filter, (ip.NAVIGATE,))
+    if narrowed is None:
+        return {"transitions": [], "entries": [], "exits": []}
+    pipeline = ip.paths_pipeline(narrowed)
+    if trace is not None:
+        trace.append((SESSIONS, pipeline))
+    transitions, entries, exits = {}, {}, {}
+    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+        key = row["_id"]
+        pair = (key.get("f"), key.get("to"))
+        figures = transitions.setdefault(pair, [0, 0])
+        figures[0] += int(row["count"])
+        figures[1] += 1
+        session = (key["userId"], key["sessionId"])
+        lo, hi = (row["lo"]["t"], int(row["lo"]["u"])), (row["hi"]["t"], int(row["hi"]["u"]))
+        # The first NAVIGATE's pageFrom, the last one's pageTo (two at the same instant: by name).
+        if session not in entries or (lo, _name(pair[0])) < (entries[session][0], _name(entries[session][1])):
+            entries[session] = (lo, pair[0])
+        if session not in exits or (hi, _name(pair[1])) > (exits[session][0], _name(exits[session][1])):
+            exits[session] = (hi, pair[1])
+    listed = sorted(transitions.items(), key=lambda item: (-item[1][0], _name(item[0][0]), _name(item[0][1])))
+    return {
+        "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": sessions}
+                        for (f, to), (count, sessions) in listed[:limit]],
+        "entries": _ranked(page for _, page in entries.values())[:limit],
+        "exits": _ranked(page for _, page in exits.values())[:limit],
+    }
+
+
+def _ranked(pages):
+    counted = Counter(pages)
+    return [{"page": page, "sessions": count}
+            for page, count in sorted(counted.items(), key=lambda item: (-item[1], _name(item[0])))]
+
+
+def _name(value):
+    """A sort key for a value of any JSON type: numbers, then strings, then anything else by repr
+    (pages are strings: POST checks that pageFrom and pageTo are; a top list's values need not be)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, value) if isinstance(value, str) else (2, 0, repr(value))
+
+
+def funnel(db, log_filter, steps, per="session", within=None, deadline=None, trace=None):
+    """``{steps: [{step, count, medianSecondsFromPrevious}]}`` for the parsed ``steps``."""
+    counts = [0] * len(steps)
+    gaps = [[] for _ in steps]
+    narrowed = ip.narrowed(log_filter, {kind for kind, _, _ in steps})
+    if narrowed is not None:
+        pipeline = ip.funnel_pipeline(narrowed, steps)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        journeys = {}
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            key = row["userId"] if per == "user" else (row["userId"], row["sessionId"])
+            journeys.setdefault(key, []).append(row)
+        for rows in journeys.values():
+            rows.sort(key=_order)
+            times = _walk(rows, steps, within)
+            for k, instant in enumerate(times):
+                counts[k] += 1
+                if k:
+                    gaps[k].append((instant - times[k - 1]).total_seconds())
+    return {"steps": [{"count": counts[k], "medianSecondsFromPrevious": median(gaps[k]) if gaps[k] else None}
+                      for k in range(len(steps))]}
+
+
+def _order(row):
+    return (row["actions"]["t"], row["actions"].get("u", 0), row["sessionId"], row["b"], row["i"])
+
+
+def _instant(row):
+    return row["actions"]["t"] + timedelta(microseconds=row["actions"].get("u", 0))
+
+
+def _matches(row, step):
+    kind, key, values = step
+    if row["actions"]["type"] != kind:
+        return False
+    if key is None:
+        return True
+    value = row["actions"]["p"].get(key, _MISSING)
+    return any(type(value) is type(v) and value == v for v in values) or (
+        isinstance(value, (int, float)) and not isinstance(value, bool)
+        and any(isinstance(v, (int, float)) and value == v for v in values))
+
+
+_MISSING = object()
+
+
+def _walk(rows, steps, within):
+    """The instants of the steps one journey reaches: step 1 its earliest match, each next step the
+    earliest match after the previous one, none later than ``within`` seconds after step 1."""
+    reached = []
+    for row in rows:
+        if len(reached) == len(steps):
+            break
+        if not _matches(row, steps[len(reached)]):
+            continue
+        instant = _instant(row)
+        if reached and within is not None and (instant - reached[0]).total_seconds() > within:
+            break
+        reached.append(instant)
+    return reached
+
+
+def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed=50):
+    """``{page, pages: [{page, clicks}], points: [{x, y, count}]}``: the CLICK positions of ``page``
+    (without one, of the page with the most clicks). A click's page is its own ``page`` property,
+    else the ``pageTo`` of its session's latest matching NAVIGATE before it; clicks before any are
+    on no page."""
+    narrowed = ip.narrowed(log_filter, ("CLICK", ip.NAVIGATE))
+    by_page, points = Counter(), {}
+    if narrowed is not None:
+        pipeline = ip.clicks_pipeline(narrowed)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        sessions = {}
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            sessions.setdefault((row["userId"], row["sessionId"]), []).append(row)
+        for rows in sessions.values():
+            rows.sort(key=_order)
+            current = None
+            for row in rows:
+                stored = row["actions"]
+                if stored["type"] == ip.NAVIGATE:
+                    current = stored["p"].get("pageTo")
+                    continue
+                on = stored["p"].get("page", current)
+                if on is None or not isinstance(on, str):
+                    continue
+                by_page[on] += 1
+                points.setdefault(on, Counter())[(plain(stored["p"].get("locationX")),
+                                                  plain(stored["p"].get("locationY")))] += 1
+    ranked = sorted(by_page.items(), key=lambda item: (-item[1], item[0]))
+    chosen = page if page is not None else (ranked[0][0] if ranked else None)
+    spots = points.get(chosen, Counter())
+    return {"page": chosen, "pages": [{"page": p, "clicks": n} for p, n in ranked[:pages_listed]],
+            "points": [{"x": x, "y": y, "count": n} for (x, y), n in
+                       sorted(spots.items(), key=lambda item: (-item[1], _name(item[0][0]), _name(item[0][1])))]}
+
+
+def plain(value):
+    """A stored value as JSON takes it: Int64 (what mongod returns for a long) as an int, inside
+    objects and arrays too."""
+    if isinstance(value, Int64):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
