@@ -20,6 +20,9 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "30")
 # Heroku sends SIGKILL 30 s after SIGTERM, so stay below that.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT") or "25")
 keepalive = 5
+# gunicorn would take X-Forwarded-Proto (and -Ssl, -Protocol) from any client on loopback by itself;
+# which forwarded headers to believe is the app's LOGSTORE_TRUSTED_PROXIES alone (ProxyFix).
+secure_scheme_headers = {}
 # Threaded workers: a long GET /logs/export streams from a request thread while the worker's main
 # thread keeps telling the arbiter it is alive. With the default sync worker, any response that
 # takes longer than the timeout is aborted mid-stream, so an export of millions of actions would

@@ -15,8 +15,8 @@ import logging
 
 from flask import current_app, g, request
 
-from . import ratelimit
-from .config import ConfigError
+from . import clientlimits, headers, ratelimit
+from .config import ConfigError, check_key_lengths
 from .errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ def init_app(app):
     settings = app.extensions["logstore.settings"]
     ring = KeyRing(settings)
     app.extensions["logstore.keys"] = ring
+    check_key_lengths(settings)
     if ring.is_open:
         check_open_start(settings)
         warn_if_open(settings)
@@ -116,6 +117,7 @@ def authenticate(kind):
                        headers=CHALLENGE)
     kinds = ring.kinds_of(key)
     if not kinds:
+        clientlimits.after_unknown_key()  # 429 instead, once this address has guessed too often
         raise ApiError(401, "UNAUTHORIZED", "the API key is not valid",
                        headers={"WWW-Authenticate": 'Bearer realm="logstore", error="invalid_token"'})
     if kind not in kinds and "admin" not in kinds:
@@ -139,7 +141,11 @@ def requires(kind):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            headers.mark_keyed()
+            clientlimits.before_key_check()
             authenticate(kind)
+            if kind == "write":
+                clientlimits.check_client()  # before the key's count: a refused client spends none of it
             ratelimit.check(caller_id())
             return view(*args, **kwargs)
 
@@ -156,5 +162,9 @@ def _swagger_doc(doc, kind):
     responses = dict(doc.get("responses", {}))
     responses.setdefault("401", ("No API key, or an unknown one (WWW-Authenticate says how to send it)", problem))
     responses.setdefault("403", (f"The API key is not a {kind} or admin key", problem))
-    responses.setdefault("429", ("Over LOGSTORE_RATE_LIMIT for this key; Retry-After says when to retry", problem))
+    over = ("Over LOGSTORE_RATE_LIMIT for this key, LOGSTORE_CLIENT_RATE_LIMIT for this address or "
+            "LOGSTORE_USER_RATE_LIMIT for a userId of the body" if kind == "write" else
+            "Over LOGSTORE_RATE_LIMIT for this key")
+    responses.setdefault("429", (f"{over}, or LOGSTORE_AUTH_FAILURE_LIMIT (unknown keys from this address); "
+                                 "Retry-After says when to retry", problem))
     return {**doc, "security": SECURITY, "responses": responses}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 
 
@@ -35,6 +36,76 @@ def default_heavy_reads(environ):
     return max(1, threads // 2)
 
 
+ENVIRONMENTS = ("production", "development")
+MIN_KEY_LENGTH = 16
+# Limits on by default in production; "off" turns one off. With a per-key LOGSTORE_RATE_LIMIT they
+# default to a tenth of it instead (default_client_limits).
+DEFAULT_CLIENT_RATE_LIMIT = "600/minute burst 120"
+DEFAULT_USER_RATE_LIMIT = "60/minute burst 30"
+# On everywhere: unknown keys per client address.
+DEFAULT_AUTH_FAILURE_LIMIT = "10/minute burst 10"
+
+
+def _environment(env):
+    """``production`` when Heroku's DYNO is set or LOGSTORE_ENV says so; an unknown LOGSTORE_ENV stops the start."""
+    name = env.get("LOGSTORE_ENV", "")
+    if name not in ("", *ENVIRONMENTS):
+        raise ConfigError(f"LOGSTORE_ENV must be one of {', '.join(ENVIRONMENTS)} (or unset), not {name!r}")
+    return bool(env.get("DYNO")) or name == "production"
+
+
+def _trusted_proxies(env):
+    text = env.get("LOGSTORE_TRUSTED_PROXIES", "")
+    if text == "":
+        return 1 if env.get("DYNO") else 0  # Heroku's router is one hop
+    if not text.isdigit():
+        raise ConfigError(f"LOGSTORE_TRUSTED_PROXIES must be a whole number of proxy hops (0, 1, …), not {text!r}")
+    return int(text)
+
+
+def _flag(env, name):
+    text = env.get(name, "").strip().lower()
+    if text not in ("", "true", "false", "1", "0"):
+        raise ConfigError(f"{name} must be true or false, not {env.get(name)!r}")
+    return text in ("true", "1")
+
+
+def _public_url(env):
+    text = (env.get("LOGSTORE_PUBLIC_URL") or "").strip().rstrip("/")
+    if text and not re.match(r"^https?://[A-Za-z0-9.\-]+(:\d{1,5})?$", text):
+        raise ConfigError(f"LOGSTORE_PUBLIC_URL must be an origin such as https://logs.example.com (scheme, "
+                          f"host, optional port; no path), not {text!r}")
+    return text or None
+
+
+def default_client_limits(production, rate_limit):
+    """The per-address and per-userId limits when unset: with a per-key LOGSTORE_RATE_LIMIT, a tenth
+    of it each (its count is shared by every browser of a write key: one client must not take it
+    all); else in production DEFAULT_CLIENT_RATE_LIMIT and DEFAULT_USER_RATE_LIMIT; else none."""
+    if rate_limit:
+        from .ratelimit import parse_limit
+
+        key = parse_limit(rate_limit)
+        share = max(1, key.count // 10)
+        return (f"{share}/{key.unit} burst {share}",) * 2
+    if production:
+        return DEFAULT_CLIENT_RATE_LIMIT, DEFAULT_USER_RATE_LIMIT
+    return None, None
+
+
+def check_key_lengths(settings):
+    """In production every API key must be at least MIN_KEY_LENGTH characters: a short one is guessed."""
+    if not settings.production:
+        return
+    for name, keys in (("LOGSTORE_WRITE_KEYS", settings.write_keys), ("LOGSTORE_READ_KEYS", settings.read_keys),
+                       ("LOGSTORE_ADMIN_KEYS", settings.admin_keys)):
+        short = [key for key in keys if len(key) < MIN_KEY_LENGTH]
+        if short:
+            raise ConfigError(
+                f"{name} holds {len(short)} key(s) shorter than {MIN_KEY_LENGTH} characters: in production "
+                f"logstore refuses keys that short. Make new ones, e.g. openssl rand -hex 24")
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str | None = None
@@ -52,12 +123,26 @@ class Settings:
     socket_timeout_ms: int = 20_000
     query_timeout_ms: int = 10_000
     heavy_reads: int = 2
+    client_rate_limit: str | None = None
+    user_rate_limit: str | None = None
+    auth_failure_limit: str | None = None
+    trusted_proxies: int = 0
+    trust_forwarded_host: bool = False
+    public_url: str | None = None
+
+    def client_limits(self):
+        """The per-client limits (clientlimits.Limits); ConfigError for a malformed one."""
+        from .clientlimits import Limits, resolve
+
+        return Limits(client=resolve("LOGSTORE_CLIENT_RATE_LIMIT", self.client_rate_limit, None),
+                      user=resolve("LOGSTORE_USER_RATE_LIMIT", self.user_rate_limit, None),
+                      failures=resolve("LOGSTORE_AUTH_FAILURE_LIMIT", self.auth_failure_limit, None))
 
     @classmethod
     def from_env(cls, environ=None):
         """Read every LOGSTORE_* and MONGO_* variable; raise ConfigError for a start that must not happen."""
         env = os.environ if environ is None else environ
-        production = bool(env.get("DYNO")) or env.get("LOGSTORE_ENV", "").lower() == "production"
+        production = _environment(env)
         mongo_url = env.get("MONGO_URL") or env.get("MONGODB_URI") or None
         if production and not mongo_url:
             raise ConfigError(
@@ -66,7 +151,9 @@ class Settings:
                 "heroku config:set MONGO_URL='mongodb+srv://…/logstore'"
             )
         origins = env.get("CORS_ORIGINS", "")
-        return cls(
+        rate_limit = env.get("LOGSTORE_RATE_LIMIT") or None
+        client_default, user_default = default_client_limits(production, rate_limit)
+        settings = cls(
             mongo_url=mongo_url,
             production=production,
             max_body_bytes=int(_number(env, "LOGSTORE_MAX_BODY_MB", 10) * 1024 * 1024),
@@ -76,10 +163,19 @@ class Settings:
             admin_keys=_keys(env.get("LOGSTORE_ADMIN_KEYS")),
             auth_off=env.get("LOGSTORE_AUTH", "").lower() == "off",
             retention_days=_number(env, "LOGSTORE_RETENTION_DAYS", None),
-            rate_limit=env.get("LOGSTORE_RATE_LIMIT") or None,
+            rate_limit=rate_limit,
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
             server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
             socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
             query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
             heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
+            client_rate_limit=env.get("LOGSTORE_CLIENT_RATE_LIMIT") or client_default,
+            user_rate_limit=env.get("LOGSTORE_USER_RATE_LIMIT") or user_default,
+            auth_failure_limit=env.get("LOGSTORE_AUTH_FAILURE_LIMIT") or DEFAULT_AUTH_FAILURE_LIMIT,
+            trusted_proxies=_trusted_proxies(env),
+            trust_forwarded_host=_flag(env, "LOGSTORE_TRUST_FORWARDED_HOST"),
+            public_url=_public_url(env),
         )
+        settings.client_limits()  # a malformed limit stops the start here
+        check_key_lengths(settings)
+        return settings

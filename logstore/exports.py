@@ -32,15 +32,20 @@ def ndjson_chunks(rows, rows_per_chunk=None):
         yield _json.encode_lines(batch)
 
 
-def csv_chunks(rows, rows_per_chunk=None):
-    """A header row, then one row per action in CSV_COLUMNS order (RFC 4180 quoting, CRLF)."""
+def csv_chunks(rows, rows_per_chunk=None, raw=False):
+    """A header row, then one row per action in CSV_COLUMNS order (RFC 4180 quoting, CRLF).
+
+    :param raw: the text cells as stored; by default a cell a spreadsheet would run as a formula is
+        neutralised (``neutralise``).
+    """
     rows_per_chunk = rows_per_chunk or ROWS_PER_CHUNK
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     count = 0
     for row in rows:
-        writer.writerow(csv_row(row))
+        cells = csv_row(row)
+        writer.writerow(cells if raw else [neutralise(cell) for cell in cells])
         count += 1
         if count == rows_per_chunk:
             yield buffer.getvalue().encode()
@@ -62,9 +67,27 @@ def csv_row(row):
     return cells
 
 
+class Number(str):
+    """A cell written from a JSON number: ``-5`` is a number to a spreadsheet, never a formula."""
+
+
 def _cell(value):
     if value is None:
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Number(_json.encode(value).decode())
     return _json.encode(value).decode()
+
+
+# What a spreadsheet takes as the start of a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell):
+    """A text cell that starts like a formula, with a leading ``'`` (OWASP): shown as text, never run.
+    A number of a number column (``-5``) stays a number: it cannot be a formula."""
+    if isinstance(cell, Number) or not cell.startswith(FORMULA_STARTS):
+        return cell
+    return "'" + cell

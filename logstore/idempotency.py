@@ -86,9 +86,13 @@ def run(db, key, scope, request_fingerprint, process, now=None):
         _release(collection, record_id, claim)
         raise
     body = _encode(reply)
-    if not completed:
+    if not completed and reply.get("rejected"):
         # Nothing went through the transaction (every session rejected): no stored actions to pair with.
         _complete(collection, record_id, claim, reply, None)
+    elif not completed:
+        # An empty body (`[]`) stores nothing and answers the same every time: no record (each would
+        # keep ~300 bytes for 24 h, for anyone who sends `[]` with new keys).
+        _release(collection, record_id, claim)
     return 201, body, False
 
 

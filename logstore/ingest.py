@@ -5,9 +5,11 @@ from . import store, validation
 from .errors import ApiError
 
 
-def ingest(db, body, max_actions, partial=False, on_commit=None):
+def ingest(db, body, max_actions, partial=False, on_commit=None, admit=None):
     """Validate and store ``body`` (bytes); return the reply dict for a 201.
 
+    :param admit: called with the valid sessions' userIds before anything is stored (the per-user
+        rate limit), from the sessions already parsed: it may raise to refuse.
     :param on_commit: called as ``on_commit(pymongo_session, reply)`` inside the storing transaction
         (not at all when nothing is to be stored).
 
@@ -27,6 +29,8 @@ def ingest(db, body, max_actions, partial=False, on_commit=None):
     if total > max_actions:
         raise ApiError(413, "TOO_MANY_ACTIONS",
                        f"{total} actions in one request; the limit is {max_actions}", title="Too many actions")
+    if admit is not None and sessions:
+        admit([session.user_id for session in sessions])
     hook = None
     if on_commit is not None:
         def hook(session, result):

@@ -122,6 +122,14 @@ def main():
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     env = dict(os.environ)
+    from .config import ConfigError, Settings
+
+    try:
+        # Before any local database starts: production never falls back to one (SPEC, Running).
+        Settings.from_env(env)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        return 1
     database = server = None
     try:
         if not (env.get("MONGO_URL") or env.get("MONGODB_URI")):

@@ -1,6 +1,7 @@
 """GET /logs/export and GET /logs/stats, on the logs namespace: the same filters as GET /logs."""
 from __future__ import annotations
 
+import functools
 import logging
 from itertools import chain
 
@@ -21,7 +22,7 @@ from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
 
 log = logging.getLogger(__name__)
 
-EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order")
+EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order", "raw")
 STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 EXPORTERS = {
     "ndjson": (exports.ndjson_chunks, "application/x-ndjson; charset=utf-8"),
@@ -46,7 +47,10 @@ class LogsExport(Resource):
         log_filter = filters.parse_filter(request.args, EXPORT_QUERY)
         shape = filters.parse_choice(request.args, "format", tuple(EXPORTERS), "ndjson")
         order = filters.parse_choice(request.args, "order", ("time", "stored"), "time")
+        raw = filters.parse_choice(request.args, "raw", ("true", "false"), "false") == "true"
         encode, mimetype = EXPORTERS[shape]
+        if raw and shape == "csv":
+            encode = functools.partial(exports.csv_chunks, raw=True)
         deadline = store.Deadline(settings().query_timeout_ms, per_command=True)
         slot = gate()
         slot.enter()

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_restx import Namespace, Resource
 
-from .. import filters, formats, idempotency, store, values
+from .. import clientlimits, filters, formats, idempotency, store, values
 from ..auth import caller_id, requires
 from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
@@ -35,6 +35,13 @@ def json_response(data, status=200, headers=None):
 
 def settings():
     return current_app.extensions["logstore.settings"]
+
+
+def public_base_url():
+    """This request's URL without its query, on LOGSTORE_PUBLIC_URL when set, else on the request's
+    own host (X-Forwarded-Host only counts when LOGSTORE_TRUST_FORWARDED_HOST says so)."""
+    public = settings().public_url
+    return public + request.script_root + request.path if public else request.base_url
 
 
 def read_json_body():
@@ -85,7 +92,8 @@ class Logs(Resource):
         body = read_json_body()
 
         def process(on_commit=None):
-            return ingest(get_db(), body, settings().max_actions, partial=partial, on_commit=on_commit)
+            return ingest(get_db(), body, settings().max_actions, partial=partial, on_commit=on_commit,
+                          admit=clientlimits.check_users)
 
         key = request.headers.get("Idempotency-Key")
         if key is not None:
@@ -112,7 +120,7 @@ class Logs(Resource):
         headers = {}
         if more:
             cursor = encode_cursor(sort_key(rows[-1]), log_filter.fingerprint())
-            headers["Link"] = formats.next_link(request.base_url, args, cursor)
+            headers["Link"] = formats.next_link(public_base_url(), args, cursor)
         return json_response(body, headers=headers)
 
     @ns.doc(params=FILTER_PARAMS)

@@ -25,6 +25,10 @@ EXPORT_PARAMS = {
     "order": {"description": "time (default): in time order, like GET /logs; stored: window by window (an hour "
               "of data at a time, in time order between windows, bucket by bucket inside one), a little cheaper",
               "type": "string", "enum": ["time", "stored"], "in": "query"},
+    "raw": {"description": "false (default): a CSV text cell that starts with =, +, -, @, TAB or CR gets a leading ' "
+            "so that a spreadsheet shows it rather than running it as a formula (numbers such as -5 stay "
+            "numbers); true: every cell as stored, for pipelines. NDJSON is always as stored",
+            "type": "string", "enum": ["false", "true"], "in": "query"},
 }
 
 STATS_PARAMS = {

@@ -127,7 +127,7 @@ class SdkTypes(Resource):
 @ns.route("/<string:version>/logstore.js")
 @ns.param("version", "a release, e.g. 2.0.0 (see /sdk/versions.json)")
 class SdkRelease(Resource):
-    @ns.produces(["application/javascript"])
+    @ns.produces(["application/javascript", "application/problem+json"])  # the 404
     @ns.response(200, "One release, which never changes: Cache-Control: public, max-age=31536000, immutable")
     @ns.response(404, "No such release (problem document)")
     def get(self, version):
@@ -138,7 +138,7 @@ class SdkRelease(Resource):
 @ns.route("/<string:version>/logstore.d.ts")
 @ns.param("version", "a release, e.g. 2.0.0")
 class SdkReleaseTypes(Resource):
-    @ns.produces(["application/typescript"])
+    @ns.produces(["application/typescript", "application/problem+json"])  # the 404
     @ns.response(200, "TypeScript declarations of one release (immutable)")
     @ns.response(404, "No such release, or one without declarations (before 2.0.0)")
     def get(self, version):

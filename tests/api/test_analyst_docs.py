@@ -9,7 +9,7 @@ def test_swagger_documents_export_stats_and_delete(client):
     spec = client.get("/swagger.json").get_json()
     filters = {"userId", "sessionId", "types", "from", "to"}
     export = spec["paths"]["/logs/export"]["get"]
-    assert params(export) == filters | {"format", "order"}
+    assert params(export) == filters | {"format", "order", "raw"}
     assert set(export["produces"]) == {"application/x-ndjson", "text/csv", "application/problem+json"}
     stats = spec["paths"]["/logs/stats"]["get"]
     assert params(stats) == filters | {"groupBy", "tz"}

@@ -95,7 +95,16 @@ def test_production_refuses_to_start_open(db):
     with pytest.raises(ConfigError, match="LOGSTORE_AUTH=off"):
         create_app(Settings(production=True), database=db)
     create_app(Settings(production=True, auth_off=True), database=db)
-    create_app(Settings(production=True, **KEYS), database=db)
+    create_app(Settings(production=True, write_keys=frozenset({"w" * 16})), database=db)
+
+
+def test_production_refuses_keys_shorter_than_16_characters(db):
+    with pytest.raises(ConfigError, match="LOGSTORE_READ_KEYS holds 1 key.* shorter than 16 characters"):
+        create_app(Settings(production=True, write_keys=frozenset({"w" * 16}), read_keys=frozenset({"r" * 15})),
+                   database=db)
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        Settings.from_env({"DYNO": "web.1", "MONGO_URL": "mongodb://h/db", "LOGSTORE_ADMIN_KEYS": "a"})
+    create_app(Settings(**KEYS), database=db)  # locally a short key is the developer's business
 
 
 def test_swagger_offers_both_key_headers(client):

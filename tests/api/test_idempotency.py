@@ -144,6 +144,16 @@ def test_swagger_documents_the_header_and_its_answers(client):
     assert {"409", "413", "415", "422"} <= set(operation["responses"])
 
 
+def test_a_body_that_stores_nothing_leaves_no_record(client, db):
+    for n in range(3):
+        response = client.post("/logs", data=b"[ ]", content_type="application/json",
+                               headers={"Idempotency-Key": f"empty-{n}"})
+        assert response.status_code == 201 and response.get_json()["sessions"] == 0
+    assert db.idempotency.count_documents({}) == 0
+    assert post(client, [SPEC_EXAMPLE], key="full").status_code == 201
+    assert db.idempotency.count_documents({}) == 1  # a body that stores something still has one
+
+
 def test_a_takeover_never_overwrites_a_claim_that_completed_meanwhile(db):
     # A's lease ran out while it committed; B read A's pending record, then A's commit landed:
     # B's takeover must find A's answer, not replace it (and store A's batch a second time).

@@ -101,7 +101,9 @@ def test_dashboard_shows_what_the_stats_endpoint_counts(start_gunicorn, browser,
     with urllib.request.urlopen(href) as exported:
         rows = list(csv.DictReader(io.StringIO(exported.read().decode())))
     assert len(rows) == sum(stats.values()) and {r["type"] for r in rows} <= {"CLICK", "VIEW"}
-    assert browser.execute_script("return localStorage.getItem('logstore.apiKey')") == "not-needed-yet"
+    # Kept for this tab's session only ("remember" is not ticked): tests/e2e/test_pages_csp.py.
+    assert browser.execute_script("return sessionStorage.getItem('logstore.apiKey')") == "not-needed-yet"
+    assert browser.execute_script("return localStorage.getItem('logstore.apiKey')") is None
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 

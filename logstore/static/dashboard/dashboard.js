@@ -4,7 +4,8 @@
 (function () {
   const TYPES = ["CLICK", "VIEW", "NAVIGATE"];
   const COLORS = { CLICK: "#4e79a7", VIEW: "#f28e2b", NAVIGATE: "#59a14f" };
-  const KEY_STORE = "logstore.apiKey";
+  const KEY_STORE = "logstore.apiKey";              // sessionStorage: this tab's session
+  const REMEMBERED = "logstore.apiKey.remembered";  // localStorage: only when "remember" is ticked
   const SVG = "http://www.w3.org/2000/svg";
   const $ = (id) => document.getElementById(id);
 
@@ -302,9 +303,37 @@
     }
   }
 
+  // The key lives for this tab's session (sessionStorage) unless "remember" is ticked, which keeps it
+  // in localStorage until unticked; one store holds it at a time, and storage that throws is skipped.
+  function keepKey(key, remember) {
+    try {
+      if (remember) sessionStorage.removeItem(KEY_STORE); else localStorage.removeItem(REMEMBERED);
+      const [store, name] = remember ? [localStorage, REMEMBERED] : [sessionStorage, KEY_STORE];
+      if (key) store.setItem(name, key); else store.removeItem(name);
+    } catch (error) {
+      // Storage unavailable (private mode, quota): the key stays in the field only.
+    }
+  }
+
+  function keptKey() {
+    try {
+      // Earlier versions kept every key in localStorage under KEY_STORE, unasked: this tab only now.
+      const legacy = localStorage.getItem(KEY_STORE);
+      if (legacy !== null) {
+        localStorage.removeItem(KEY_STORE);
+        if (!sessionStorage.getItem(KEY_STORE)) sessionStorage.setItem(KEY_STORE, legacy);
+      }
+      const remembered = localStorage.getItem(REMEMBERED);
+      if (remembered) return { key: remembered, remember: true };
+      return { key: sessionStorage.getItem(KEY_STORE) || "", remember: false };
+    } catch (error) {
+      return { key: "", remember: false };
+    }
+  }
+
   function show(event) {
     event.preventDefault();
-    localStorage.setItem(KEY_STORE, $("apiKey").value);
+    keepKey($("apiKey").value, $("rememberKey").checked);
     draw(viewFromForm(), "push");
   }
 
@@ -467,7 +496,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    $("apiKey").value = localStorage.getItem(KEY_STORE) || "";
+    const kept = keptKey();
+    $("apiKey").value = kept.key;
+    $("rememberKey").checked = kept.remember;
     $("filters").addEventListener("submit", show);
     window.addEventListener("popstate", () => draw(showAddress(), null));
     $("export-csv").addEventListener("click", download);
