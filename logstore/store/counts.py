@@ -76,9 +76,9 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
                         _add(totals, fields, {"_id": values, "count": row[kind]})
             if rolled and split:
                 straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline, trace)
-                for window in sorted(straddling):
-                    pipeline = _only_sessions(pipelines.stats_pipeline(
-                        log_filter, group_by, tz, first_range=(window, later(window, SPAN))), straddling[window])
+                if straddling:
+                    pipeline = only_buckets_of(pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(
+                        min(straddling), later(max(straddling), SPAN))), straddling)
                     trace.append((SESSIONS, pipeline))
                     for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                         _add(totals, fields, row)
@@ -117,11 +117,19 @@ def _split_from_rollups(db, windows, days, types, fields, totals, deadline, trac
     return straddling
 
 
-def _only_sessions(pipeline, sessions):
-    """``pipeline`` (its first stage a ``$match`` on buckets) narrowed to the buckets of ``sessions``
-    by a second ``$match`` (the first keeps its index-backed shape; the planner joins the two)."""
-    narrowed = {"$or": [{"userId": user, "sessionId": name} for user, name in sorted(sessions)]}
-    return [pipeline[0], {"$match": narrowed}] + pipeline[1:]
+def only_buckets_of(pipeline, straddling):
+    """``pipeline`` (a bucket read: its leading ``$match`` stages select buckets) made to read
+    only the buckets of the sessions ``straddling`` names per window (``{w: {(userId,
+    sessionId)}}``), all windows in one read: the leading stages become an index-backed
+    ``sessionId $in`` and an ``$or`` of ``{userId, sessionId, w}``. Whatever else they selected
+    (the time range, types) lies in the stages after them too, which match action by action."""
+    rest = list(pipeline)
+    while rest and "$match" in rest[0]:
+        rest.pop(0)
+    triples = [{"userId": user, "sessionId": name, "w": window}
+               for window in sorted(straddling) for user, name in sorted(straddling[window])]
+    names = sorted({name for sessions in straddling.values() for _, name in sessions})
+    return [{"$match": {"sessionId": {"$in": names}}}, {"$match": {"$or": triples}}] + rest
 
 
 def _run_all(collection, pipeline, deadline):

@@ -33,7 +33,7 @@ from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
 from . import rollups
-from .counts import _Days, _runs, _whole_windows, by_hour_alone
+from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hours import HOURS
 from .rollups import ROLLUPS
 from .reads import run
@@ -97,7 +97,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
             lo, hi, edges = _whole_windows(log_filter)
             straddling = {}
             if lo is None or hi is None or lo < hi:
-                days, zone = _Days(tz, True), parse_tz(tz)[1]
+                days, zone, midnights = _Days(tz, True), parse_tz(tz)[1], {}
                 if rolled:
                     trace.append((ROLLUPS, rollups.sessions_pipeline(lo, hi)))
                     hour_rows = rollups.sessions_rows(db[ROLLUPS], rollups.sessions_pipeline(lo, hi), _run_all, deadline)
@@ -110,7 +110,9 @@ def _pieces(db, log_filter, tz, deadline, trace):
                         continue
                     day = days.of(row["w"])
                     if day is None:
-                        midnight = _midnight_in(row["w"], zone)
+                        midnight = midnights.get(row["w"])
+                        if midnight is None:
+                            midnight = midnights[row["w"]] = _midnight_in(row["w"], zone)
                         if row["first"] < midnight <= row["last"] or not row["w"] < midnight < later(row["w"], SPAN):
                             straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
                             continue
@@ -118,15 +120,17 @@ def _pieces(db, log_filter, tz, deadline, trace):
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
                                    int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
             reads = [(first_range, None) for first_range in _runs(sorted(edges))]
-            reads += [((w, later(w, SPAN)), straddling[w]) for w in sorted(straddling) if w not in edges]
-        for first_range, sessions in reads:
-            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range,
-                                                    sorted({s for _, s in sessions}) if sessions else None)
+            straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
+            if straddling:
+                # One read for the sessions of every cut hour: their buckets of those hours only.
+                reads.append(((min(straddling), later(max(straddling), SPAN)), straddling))
+        for first_range, straddled in reads:
+            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range)
+            if straddled is not None:
+                pipeline = only_buckets_of(pipeline, straddled)
             trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 key = row["_id"]
-                if sessions is not None and (key["userId"], key["sessionId"]) not in sessions:
-                    continue    # another user's session of the same name
                 pieces.append((key["userId"], key["sessionId"], key["day"], int(row["count"]), int(row["nav"]),
                                row["first"], row["last"]))
     except OperationFailure as exc:

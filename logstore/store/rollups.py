@@ -22,8 +22,8 @@ may then be in several sub-buckets, and reads add them up (docs/SCALING.md).
 
 Written in the ingest transaction as one ordered bulk write of ``$inc`` upserts (two per touched
 window and sub-bucket of a batch, whatever its number of sessions), taken off by deletes in
-theirs (reading the hour's sub-buckets first, so that none goes below zero), ``last`` (the newest action of the hour) carrying the retention TTL, and rebuilt from the
-per-session hours by the migration to layout 4 (``store.migrate``): they agree with the buckets
+theirs (reading the hour's sub-buckets first, so that none goes below zero), ``last`` (the
+newest action of the hour) carrying the retention TTL, and rebuilt from the per-session hours by the migration to layout 4 (``store.migrate``): they agree with the buckets
 the way the hours do. ``first``/``last`` of a session entry are widened by writes and left as
 they are by deletes, as in the hours.
 """
@@ -40,11 +40,9 @@ from contextlib import contextmanager
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
 from .. import pipelines
-from ..spans import SPAN  # noqa: F401  (the grain; tests use it)
 
 ROLLUPS = "hour_totals"
 COUNTS, SESSIONS = "n", "s"
-NAVIGATE = "NAVIGATE"
 # Sub-buckets per hour and kind: at most this many rollup documents per hour and kind, one per
 # write in flight at once (``_Slots``), so that concurrent writers of the current hour do not all
 # conflict on one document (docs/SCALING.md). Reads add the sub-buckets up, whatever their number.
@@ -241,20 +239,24 @@ def sessions_rows(collection, pipeline, run, deadline):
     one window in several sub-buckets merged into one."""
     merged = {}
     for document in run(collection, pipeline, deadline):
+        window = document["w"]
         for name, entry in document["s"].items():
-            key = (name, document["w"])
+            key = (name, window)
             held = merged.get(key)
             if held is None:
-                held = merged[key] = [0, Counter(), entry["f"], entry["l"]]
+                merged[key] = [int(entry["c"]), entry.get("n", {}), entry["f"], entry["l"]]
+                continue
+            counts = Counter({kind: int(n) for kind, n in held[1].items()})
+            counts.update({kind: int(n) for kind, n in entry.get("n", {}).items()})
             held[0] += int(entry["c"])
-            held[1].update({kind: int(n) for kind, n in entry.get("n", {}).items()})
+            held[1] = dict(counts)
             held[2], held[3] = min(held[2], entry["f"]), max(held[3], entry["l"])
     rows = []
     for (name, window), (count, counts, first, last) in merged.items():
         if count <= 0:
             continue
         user, session = decode_key(name)
-        rows.append({"userId": user, "sessionId": session, "w": window, "count": count, "n": dict(counts),
+        rows.append({"userId": user, "sessionId": session, "w": window, "count": count, "n": counts,
                      "first": first, "last": last})
     return rows
 

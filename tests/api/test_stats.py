@@ -169,8 +169,14 @@ def read_windows(db, query, group_by, tz):
     from urllib.parse import parse_qsl
     trace = []
     store.action_stats(db, filters.parse_filter(MultiDict(parse_qsl(query))), group_by, tz, trace=trace)
-    ranges = [tuple(stage["$match"]["first"].values()) for name, pipeline in trace if name == "sessions"
-              for stage in pipeline[:1]]
+    ranges = []
+    for name, pipeline in trace:
+        if name != "sessions":
+            continue
+        if "first" in pipeline[0]["$match"]:
+            ranges.append(tuple(pipeline[0]["$match"]["first"].values()))
+        else:       # the sessions straddling a midnight, by (userId, sessionId, w): their hours
+            ranges += sorted({(t["w"], t["w"] + timedelta(hours=1)) for t in pipeline[1]["$match"]["$or"]})
     return [name for name, _ in trace], ranges
 
 
@@ -264,4 +270,5 @@ def test_an_hour_cut_by_a_midnight_is_read_from_the_buckets_only_for_sessions_on
     from werkzeug.datastructures import MultiDict
     trace = []
     store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30", trace=trace)
-    assert trace[-1][1][1] == {"$match": {"$or": [{"userId": "b", "sessionId": "s3"}]}}
+    assert trace[-1][1][:2] == [{"$match": {"sessionId": {"$in": ["s3"]}}},
+                                {"$match": {"$or": [{"userId": "b", "sessionId": "s3", "w": datetime(2020, 3, 7, 18)}]}}]
