@@ -35,6 +35,23 @@ def default_heavy_reads(environ):
     return max(1, threads // 2)
 
 
+def _worker_threads(environ):
+    try:
+        return max(1, int(environ.get("GUNICORN_THREADS") or 4))
+    except ValueError:
+        return 4
+
+
+def _wait_ms(env, name, default):
+    """A number of milliseconds that may be 0 (never wait)."""
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    if text.strip() == "0":
+        return 0
+    return _number(env, name, default, int)
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str | None = None
@@ -52,6 +69,8 @@ class Settings:
     socket_timeout_ms: int = 20_000
     query_timeout_ms: int = 10_000
     heavy_reads: int = 2
+    heavy_read_wait_ms: int = 2000      # how long a heavy read waits for a slot (readgate); 0: never
+    worker_threads: int = 4             # GUNICORN_THREADS: bounds the heavy reads waiting at once
 
     @classmethod
     def from_env(cls, environ=None):
@@ -82,4 +101,6 @@ class Settings:
             socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
             query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
             heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
+            heavy_read_wait_ms=_wait_ms(env, "LOGSTORE_HEAVY_READ_WAIT_MS", 2000),
+            worker_threads=_worker_threads(env),
         )
