@@ -40,6 +40,8 @@ from .buckets import SESSIONS
 FIRST_WIDTH = timedelta(seconds=15)
 MIN_WIDTH = timedelta(seconds=1)
 MAX_GROWTH = 8
+# A window is at most a day wide: growing over sparse data, it may meet dense data at once.
+MAX_WIDTH = timedelta(days=1)
 # The seek's ranges: the first one an hour wide, each next one twice as wide, up to a day.
 SEEK_FIRST = SPAN
 SEEK_MAX = timedelta(days=1)
@@ -123,32 +125,46 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
     width, given = FIRST_WIDTH, 0
-    hour = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline, trace)
-    while hour is not None:
-        if hour > position:
-            position, after = hour, None
-        hour_end = min(later(hour, SPAN), stop)
-        while position < hour_end:
-            hi = min(hour_end, later(position, width))
-            limit = want if total is None else min(want, total - given)
-            pipeline = pipelines.window_pipeline(log_filter, hour, hi, after, position, limit)
-            if trace is not None:
-                trace.append(pipeline)
-            rows = run(collection, pipeline, deadline)
-            given += len(rows)
-            yield from rows
-            if total is not None and given >= total:
-                return
-            if len(rows) >= limit:
-                # The window holds more: continue after its last row, with a window as wide as the
-                # rows just read took (twice), so that the next read holds about as many.
-                last = pipelines.sort_key(rows[-1])
-                width = max(MIN_WIDTH, 2 * (last[0] - position))
-                position, after = last[0], last
-            else:
-                position, after = hi, None
-                width = _next_width(width, len(rows), limit)
-        hour = _next_hour(collection, log_filter, stored, hour_end, stop, deadline, trace)
+    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline, trace)
+    while found is not None and position < stop:
+        if found > position:
+            # Past a gap: the data there may be denser than before it.
+            position, after, width = found, None, FIRST_WIDTH
+        held = stored.run_at(position)
+        if held is not None and position < held[0]:      # between two runs: no bucket there
+            position, after, width = held[0], None, FIRST_WIDTH
+        hi = _window_end(position, width, min(stop, held[1]) if held else stop)
+        limit = want if total is None else min(want, total - given)
+        pipeline = pipelines.window_pipeline(log_filter, window_of(position), hi, after, position, limit)
+        if trace is not None:
+            trace.append(pipeline)
+        rows = run(collection, pipeline, deadline)
+        given += len(rows)
+        yield from rows
+        if total is not None and given >= total:
+            return
+        if len(rows) >= limit:
+            # The window holds more: continue after its last row, with a window as wide as the rows
+            # just read took (twice), so that the next read holds about as many.
+            last = pipelines.sort_key(rows[-1])
+            width = max(MIN_WIDTH, 2 * (last[0] - position))
+            position, after = last[0], last
+            continue
+        position, after = hi, None
+        width = _next_width(width, len(rows), limit)
+        if not rows and (hi == window_of(hi) or (held and hi >= held[1])):
+            # Nothing in the window, which ends on an hour: no bucket begun before it holds an
+            # action after it, so the next bucket's hour is where the data goes on.
+            found = _next_hour(collection, log_filter, stored, hi, stop, deadline, trace)
+
+
+def _window_end(position, width, stop):
+    """``position + width``, down to a whole hour once the window is an hour or wider (so that an
+    empty window ends where a seek may start), and not past ``stop``."""
+    hi = later(position, width)
+    if width >= SPAN and window_of(hi) > position:
+        hi = window_of(hi)
+    return min(hi, stop)
 
 
 def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
@@ -164,7 +180,8 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
         held = stored.run_at(instant)
         if held is None:
             return None
-        instant = max(instant, held[0])
+        if instant < held[0]:                  # a new run: its data may begin at once
+            instant, width = held[0], SEEK_FIRST
         hi = min(later(instant, width), held[1], stop)
         if instant >= hi:
             return None
@@ -184,7 +201,7 @@ def _start(log_filter):
 
 def _next_width(width, found, wanted):
     """The next window's width after one of ``width`` held ``found`` of the ``wanted`` rows."""
-    return max(MIN_WIDTH, min(SPAN, width * min(MAX_GROWTH, wanted / found if found else MAX_GROWTH)))
+    return max(MIN_WIDTH, min(MAX_WIDTH, width * min(MAX_GROWTH, wanted / found if found else MAX_GROWTH)))
 
 
 def query_page(db, log_filter, limit, after=None, deadline=None, trace=None):
