@@ -8,7 +8,7 @@ the later of ``from`` and the cursor, and:
 - finds the next hour that holds a bucket with an index seek (``pipelines.next_bucket_pipeline``:
   the filter's index prefix, ``first`` from an instant on, sorted, one row), so a gap of years or a
   month of deleted history costs a few seeks, not a walk; the stored extent's runs (``extent``)
-  skip the gaps between them at no cost, and inside a run the seek's range doubles from an hour up
+  skip the gaps between them at no cost, and inside a run the seek's range doubles from 15 s up
   to a day (bounded ranges: see DESIGN, emulator gaps);
 - reads that hour in windows ``[position, hi)`` of the buckets begun in ``[hour, hi)``, their
   actions cut to the filter before unwinding, sorted by the server and limited to the rows still
@@ -42,8 +42,9 @@ MIN_WIDTH = timedelta(seconds=1)
 MAX_GROWTH = 8
 # A window is at most a day wide: growing over sparse data, it may meet dense data at once.
 MAX_WIDTH = timedelta(days=1)
-# The seek's ranges: the first one an hour wide, each next one twice as wide, up to a day.
-SEEK_FIRST = SPAN
+# The seek's ranges: the first one as wide as a first window (an hour of a burst holds thousands
+# of buckets, which SecantusDB would all fetch), each next one twice as wide, up to a day.
+SEEK_FIRST = FIRST_WIDTH
 SEEK_MAX = timedelta(days=1)
 # How many action rows an export asks one window for.
 EXPORT_ROWS = 2000
@@ -172,8 +173,8 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
     that holds a bucket which may match, or None.
 
     Gaps between the extent's runs are skipped without a read. Inside a run, each seek asks for
-    the earliest bucket in a range that begins where the last one ended: an hour wide, then twice
-    as wide, up to SEEK_MAX. On MongoDB each one reads about one index key.
+    the earliest bucket in a range that begins where the last one ended: SEEK_FIRST wide, then
+    twice as wide, up to SEEK_MAX. On MongoDB each one reads about one index key.
     """
     width = SEEK_FIRST
     while instant < stop:
