@@ -1,20 +1,21 @@
 """Reads in time order that cost what they return, whatever the shape of the stored data.
 
-Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``spans``), so the actions of one hour
-are all in the buckets whose ``first`` lies in that hour, and hours follow each other in time
-order: a read goes hour by hour and never holds rows of one hour back for another. It starts at
-the later of ``from`` and the cursor, and:
+Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``spans``), so every bucket that holds an
+action at ``t >= T`` begins in ``[window_of(T), t]``: the actions of ``[T, hi)`` are all in the
+buckets whose ``first`` lies in ``[window_of(T), hi)``. A read starts at the later of ``from`` and
+the cursor, and:
 
-- finds the next hour that holds a bucket with an index seek (``pipelines.next_bucket_pipeline``:
-  the filter's index prefix, ``first`` from an instant on, sorted, one row), so a gap of years or a
-  month of deleted history costs a few seeks, not a walk; the stored extent's runs (``extent``)
-  skip the gaps between them at no cost, and inside a run the seek's range doubles from 15 s up
-  to a day (bounded ranges: see DESIGN, emulator gaps);
-- reads that hour in windows ``[position, hi)`` of the buckets begun in ``[hour, hi)``, their
-  actions cut to the filter before unwinding, sorted by the server and limited to the rows still
-  wanted (``pipelines.window_pipeline``): a window that holds more stops at the limit and the
-  next read continues after its last row (``pipelines.sort_key``), so no read returns more than
-  the page needs. The window's width adapts to the rows the last one held.
+- finds where the data goes on with an index seek (``pipelines.next_bucket_pipeline``: the
+  filter's index prefix, ``first`` in a range, sorted, one row), so a gap of years or a month of
+  deleted history costs a few seeks, not a walk; the stored extent's runs (``extent``) skip the
+  gaps between them at no cost, and inside a run the seek's range doubles from 15 s up to a day
+  (bounded ranges: see DESIGN, emulator gaps);
+- reads windows ``[T, hi)``: the buckets begun in ``[window_of(T), hi)``, their actions cut to the
+  filter before unwinding, sorted by the server and limited to the rows still wanted
+  (``pipelines.window_pipeline``). A window that holds more stops at the limit and the next read
+  continues after its last row (``pipelines.sort_key``), so no read returns more than the page
+  needs; its width adapts to the rows the last one held, at most a day, and starts small again
+  past every gap.
 
 The read ends at ``to``, at the end of the stored data, or when the caller has had enough rows.
 Every command carries ``maxTimeMS`` (``Deadline``), so the database itself stops a read that the
