@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import dashboard, ingest, insights, load, query, streaming
+from . import dashboard, ingest, insights, load, query, shapes, streaming
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -37,6 +37,7 @@ PARTS = [
     Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
     Part("insights", insights.run_at_size, endpoint=insights.ENDPOINT, at_each_size=True),
     Part("dashboard", dashboard.run_part),
+    Part("shapes", shapes.run),          # gap, burst, rare type, deleted history (issue 17)
 ]
 
 FULL_SIZES = (100_000, 1_000_000)
