@@ -192,7 +192,7 @@ def kept_actions(log_filter, at_or_after, before):
     the exact microsecond ones are the ``$match`` on the unwound rows (``action_match``)."""
     indexed = {"$map": {"input": {"$range": [0, {"$size": "$actions"}]}, "as": "k",
                         "in": {"a": {"$arrayElemAt": ["$actions", "$$k"]}, "k": "$$k"}}}
-    conditions = [{"$gte": ["$$x.a.t", at_or_after]}, {"$lt": ["$$x.a.t", before]}]
+    conditions = [{"$gte": ["$$x.a.t", at_or_after]}, {_before(before): ["$$x.a.t", before]}]
     if log_filter.end is not None:
         conditions.append({"$lte": ["$$x.a.t", log_filter.end.instant]})
     if log_filter.types and len(log_filter.types) < len(ALL_TYPES):

@@ -26,11 +26,12 @@ two writers widening at once both land.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
 from ..spans import floor, later, window_of
+from ..times import LAST_INSTANT
 
 META = "meta"
 KEY = "sessions"
@@ -109,7 +110,14 @@ def load(db, max_time_ms=None, session=None):
 
 def _from_document(document):
     runs = document.get("runs")
-    return Extent(document["start"], document["end"], tuple((r[0], r[1]) for r in runs) if runs else None)
+    return Extent(document["start"], _end(document["end"]),
+                  tuple((r[0], _end(r[1])) for r in runs) if runs else None)
+
+
+def _end(stored):
+    """An exclusive end as it was meant: one held at the last instant (``spans.later``) comes back
+    from BSON cut to the millisecond, which would leave out an action at 9999-12-31T23:59:59.999Z."""
+    return datetime.max if stored >= LAST_INSTANT else stored
 
 
 def around_all(times, gap=JOIN_GAP):
