@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import dashboard, ingest, insights, load, query, streaming, ten_million
+from . import dashboard, ingest, insights, load, query, shapes, streaming, ten_million
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -38,6 +38,7 @@ PARTS = [
     Part("export", streaming.run_at_size, endpoint=streaming.ENDPOINT, at_each_size=True),
     Part("insights", insights.run_at_size, endpoint=insights.ENDPOINT, at_each_size=True),
     Part("dashboard", dashboard.run_part),
+    Part("shapes", shapes.run),          # gap, burst, rare type, deleted history (issue 17)
     Part("ten-million", ten_million.run, default=False),   # about ten minutes; --parts ten-million
 ]
 

@@ -106,6 +106,23 @@ def check_key_lengths(settings):
                 f"logstore refuses keys that short. Make new ones, e.g. openssl rand -hex 24")
 
 
+def _worker_threads(environ):
+    try:
+        return max(1, int(environ.get("GUNICORN_THREADS") or 4))
+    except ValueError:
+        return 4
+
+
+def _wait_ms(env, name, default):
+    """A number of milliseconds that may be 0 (never wait)."""
+    text = env.get(name)
+    if text is None or text == "":
+        return default
+    if text.strip() == "0":
+        return 0
+    return _number(env, name, default, int)
+
+
 @dataclass(frozen=True)
 class Settings:
     mongo_url: str | None = None
@@ -137,6 +154,8 @@ class Settings:
         return Limits(client=resolve("LOGSTORE_CLIENT_RATE_LIMIT", self.client_rate_limit, None),
                       user=resolve("LOGSTORE_USER_RATE_LIMIT", self.user_rate_limit, None),
                       failures=resolve("LOGSTORE_AUTH_FAILURE_LIMIT", self.auth_failure_limit, None))
+    heavy_read_wait_ms: int = 2000      # how long a heavy read waits for a slot (readgate); 0: never
+    worker_threads: int = 4             # GUNICORN_THREADS: bounds the heavy reads waiting at once
 
     @classmethod
     def from_env(cls, environ=None):
@@ -175,6 +194,8 @@ class Settings:
             trusted_proxies=_trusted_proxies(env),
             trust_forwarded_host=_flag(env, "LOGSTORE_TRUST_FORWARDED_HOST"),
             public_url=_public_url(env),
+            heavy_read_wait_ms=_wait_ms(env, "LOGSTORE_HEAVY_READ_WAIT_MS", 2000),
+            worker_threads=_worker_threads(env),
         )
         settings.client_limits()  # a malformed limit stops the start here
         check_key_lengths(settings)

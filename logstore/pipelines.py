@@ -153,12 +153,60 @@ def unwound_actions(log_filter, first_range=None, after=None, keep_id=False):
     return stages
 
 
-def window_pipeline(log_filter, lo, hi, after=None):
-    """The matching action rows of the buckets whose ``first`` is in ``[lo, hi)``, in no order.
+def window_pipeline(log_filter, lo, hi, after=None, position=None, limit=None):
+    """The first ``limit`` matching action rows (in SORT_FIELDS order) at or after ``position``
+    and before ``hi``, of the buckets whose ``first`` is in ``[lo, hi)``.
 
-    An ordered read (``store.reads``) runs one per window and sorts the rows itself.
+    An ordered read (``store.reads``) runs one per window of one hour: ``lo`` is the hour's start,
+    so every bucket that may hold an action in ``[position, hi)`` is in the range. Each bucket's
+    actions are cut to the asked types and times before they are unwound (``$filter`` over
+    ``{a: action, k: its index}``, so each row keeps its index in the bucket as ``i``): a bucket
+    read for three actions gives three rows. The server sorts and keeps ``limit`` rows (a top-k
+    sort), so a read returns at most what the page still needs whatever the window holds; the
+    caller continues from the last row when it got ``limit``.
+
+    :param after: the sort key of the row a page continues from: only rows after it.
+    :param position: an instant no wanted action is before (the later of ``from`` and the cursor's).
     """
-    return unwound_actions(log_filter, (lo, hi), after)
+    if position is None:
+        position = after[0] if after is not None else lo
+    stages = bucket_match_stages(log_filter, (lo, hi), position)
+    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "_id": 0,
+                                "actions": kept_actions(log_filter, position, hi)}})
+    stages.append({"$unwind": "$actions"})
+    stages.append({"$project": {"userId": 1, "sessionId": 1, "b": 1, "i": "$actions.k", "actions": "$actions.a"}})
+    conditions = [c for c in (action_match(log_filter),) if c]
+    if after is not None:
+        conditions.append(after_match(after))
+    if conditions:
+        stages.append({"$match": _all_of(conditions)})
+    stages.append(SORT_STAGE)
+    if limit is not None:
+        stages.append({"$limit": limit})
+    return stages
+
+
+def kept_actions(log_filter, at_or_after, before):
+    """An expression: the bucket's actions of the asked types in ``[at_or_after, before)`` (and
+    not after ``to``), each as ``{a: action, k: index in the bucket}``. Millisecond bounds only:
+    the exact microsecond ones are the ``$match`` on the unwound rows (``action_match``)."""
+    indexed = {"$map": {"input": {"$range": [0, {"$size": "$actions"}]}, "as": "k",
+                        "in": {"a": {"$arrayElemAt": ["$actions", "$$k"]}, "k": "$$k"}}}
+    conditions = [{"$gte": ["$$x.a.t", at_or_after]}, {_before(before): ["$$x.a.t", before]}]
+    if log_filter.end is not None:
+        conditions.append({"$lte": ["$$x.a.t", log_filter.end.instant]})
+    if log_filter.types and len(log_filter.types) < len(ALL_TYPES):
+        conditions.append({"$in": ["$$x.a.type", list(log_filter.types)]})
+    return {"$filter": {"input": indexed, "as": "x", "cond": {"$and": conditions}}}
+
+
+def next_bucket_pipeline(log_filter, lo, hi):
+    """The ``first`` of the earliest bucket that may hold a matching action with ``first`` in
+    ``[lo, hi)``: one row or none. The same index prefix and range as a window read, sorted on the
+    range's field and limited to one, which MongoDB answers by reading one index key (and fetching
+    documents only to check what the index does not hold: ``types`` of two, ``last``)."""
+    stages = bucket_match_stages(log_filter, (lo, hi))
+    return stages + [{"$sort": {"first": 1}}, {"$limit": 1}, {"$project": {"_id": 0, "first": 1}}]
 
 
 def sort_key(row):

@@ -83,7 +83,7 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     times = [action["t"] for actions in merged.values() for action in actions]
     if times:
         try:
-            extent.widen(db, extent.around(min(times), max(times)))
+            extent.widen(db, extent.around_all(times))
         except OperationFailure as exc:
             # Nothing is written yet: a conflict on the extent is worth a retry, like one on a bucket.
             # (A server shutting down or stepping down raises its own codes: 503 unavailable.)

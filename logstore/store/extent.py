@@ -14,15 +14,24 @@ start is the first window (a read with no ``from`` starts there, so it must be c
 a day past the newest action's UTC day: data posted as it happens widens the extent once a day, not
 with every new hour, so concurrent writers rarely meet on this one document, and a read pays for
 the slack with a few empty windows at the end. Only data older than all before widens the start.
+
+Besides the outer bounds the document keeps ``runs``: the disjoint ranges ``[[start, end], …]``
+(sorted) that hold every bucket, so that a read crosses a gap between them (the README's 2018
+example, then this year's traffic) without looking at it. Two runs closer than ``JOIN_GAP`` are
+one; past ``MAX_RUNS`` the two closest are joined (a run may hold empty stretches, which a read
+probes, ``store.reads``; it never misses a bucket). A write that needs a wider run reads the
+document and sets the new runs conditioned on the ones it read (compare and set, retried), so
+two writers widening at once both land.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
 from ..spans import floor, later, window_of
+from ..times import LAST_INSTANT
 
 META = "meta"
 KEY = "sessions"
@@ -32,20 +41,51 @@ LAYOUT = 4
 WITH_HOURS = 3
 
 
+DAY = timedelta(days=1)
+# Ranges of data closer than this are kept as one run: a read probes such a gap (a day at a time
+# at most, ``store.reads``), which costs less than a run more per write.
+JOIN_GAP = timedelta(days=7)
+MAX_RUNS = 64
+_seen = {}
+
+
 @dataclass(frozen=True)
 class Extent:
     start: object   # naive UTC datetime, a window start
     end: object     # exclusive: every stored bucket's first is before it
+    runs: tuple = None  # ((start, end), …): disjoint, sorted, within start/end; None: one run
+
+    def __post_init__(self):
+        if self.runs is None:
+            object.__setattr__(self, "runs", ((self.start, self.end),))
 
     def covers(self, other):
-        return self.start <= other.start and other.end <= self.end
+        return all(any(lo <= start and end <= hi for lo, hi in self.runs) for start, end in other.runs)
 
     def union(self, other):
-        return Extent(min(self.start, other.start), max(self.end, other.end))
+        return Extent(min(self.start, other.start), max(self.end, other.end), joined(self.runs + other.runs))
+
+    def run_at(self, instant):
+        """The run that holds ``instant``, else the first one after it, else None: ``(start, end)``."""
+        for start, end in self.runs:
+            if instant < end:
+                return start, end
+        return None
 
 
-DAY = timedelta(days=1)
-_seen = {}
+def joined(runs):
+    """``runs`` (any order, may overlap) as disjoint sorted runs: overlapping ones or ones closer
+    than JOIN_GAP merged, and then the closest pairs while there are more than MAX_RUNS."""
+    merged = []
+    for start, end in sorted(runs):
+        if merged and start <= later(merged[-1][1], JOIN_GAP):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    while len(merged) > MAX_RUNS:
+        k = min(range(len(merged) - 1), key=lambda j: merged[j + 1][0] - merged[j][1])
+        merged[k:k + 2] = [(merged[k][0], merged[k + 1][1])]
+    return tuple(merged)
 
 
 def around(earliest, latest):
@@ -64,9 +104,39 @@ def load(db, max_time_ms=None, session=None):
     document = db[META].find_one({"_id": KEY}, session=session, **options)
     if not document or "start" not in document:
         return None
-    extent = Extent(document["start"], document["end"])
+    extent = _from_document(document)
     _seen[_cache_key(db)] = extent
     return extent
+
+
+def _from_document(document):
+    runs = document.get("runs")
+    return Extent(document["start"], _end(document["end"]),
+                  tuple((r[0], _end(r[1])) for r in runs) if runs else None)
+
+
+def _end(stored):
+    """An exclusive end as it was meant: one held at the last instant (``spans.later``) comes back
+    from BSON cut to the millisecond, which would leave out an action at 9999-12-31T23:59:59.999Z."""
+    return datetime.max if stored >= LAST_INSTANT else stored
+
+
+def around_all(times, gap=JOIN_GAP):
+    """The extent that holds actions at ``times`` (a non-empty list): one run per cluster of them
+    no further apart than ``gap`` (a batch of 2018 and of today widens two runs, not the years
+    between)."""
+    earliest, latest = min(times), max(times)
+    if latest - earliest <= gap:                   # the usual batch: no sort, no window per action
+        return around(earliest, latest)
+    ordered = sorted(window_of(t) for t in times)
+    runs, low, high = [], ordered[0], ordered[0]
+    for window in ordered[1:]:
+        if window > later(high, gap):
+            runs.append(around(low, high))
+            low = window
+        high = window
+    runs.append(around(low, high))
+    return Extent(runs[0].start, runs[-1].end, joined(tuple(r.runs[0] for r in runs)))
 
 
 def widen(db, wanted):
@@ -74,18 +144,31 @@ def widen(db, wanted):
     read when it does not know yet (a new process), one update only when the data goes past it."""
     key = _cache_key(db)
     known = _seen.get(key)
-    if known is None or not known.covers(wanted):
-        known = load(db)
+    if known is not None and known.covers(wanted):
+        return
+    for _ in range(100):
+        document = db[META].find_one({"_id": KEY})
+        known = _from_document(document) if document and "start" in document else None
         if known is not None and known.covers(wanted):
+            _seen[key] = known
             return
-    update = {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}}
-    try:
-        db[META].update_one({"_id": KEY}, update, upsert=True)
-    except DuplicateKeyError:
-        # Two first writes upserted the document at once; the other created it: update it now.
-        db[META].update_one({"_id": KEY}, update)
-    _seen[key] = wanted if known is None else known.union(wanted)
-
+        result = known.union(wanted) if known is not None else Extent(wanted.start, wanted.end, joined(wanted.runs))
+        runs = [list(run) for run in result.runs]
+        update = {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}, "$set": {"runs": runs}}
+        if known is None:
+            condition = {"_id": KEY, "start": {"$exists": False}}
+        elif document.get("runs"):
+            condition = {"_id": KEY, "runs": document["runs"]}
+        else:
+            condition = {"_id": KEY, "runs": {"$exists": False}}
+        try:
+            # Upsert only for the first write (no document, or one holding only the layout).
+            if db[META].update_one(condition, update, upsert=known is None).matched_count or known is None:
+                _seen[key] = result
+                return
+        except DuplicateKeyError:
+            pass    # two first writes upserted at once, or the layout was written meanwhile: read again
+    raise RuntimeError("the stored extent kept changing while widening it")
 
 
 def layout(db, max_time_ms=None):

@@ -1,13 +1,23 @@
-"""Reads in time order that cost what they return: buckets are read window by window of ``first``.
+"""Reads in time order that cost what they return, whatever the shape of the stored data.
 
-Every bucket's actions lie in ``[w, w + SPAN)`` (``spans``), so the buckets that may hold an action
-at or after an instant ``T`` are those with ``first >= window_of(T)``. A read starts there and asks
-for the buckets whose ``first`` lies in one window ``[lo, hi)`` at a time: once those are read,
-every action before ``hi`` is known, so those rows are sorted and handed out, and the rest wait for
-the next window. Each window is one bounded index range; its width adapts to how many rows the
-last one held, and grows fast over empty stretches. The read ends at ``to`` or at the end of the
-stored data (``extent``), or when the caller has had enough rows.
+Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``spans``), so every bucket that holds an
+action at ``t >= T`` begins in ``[window_of(T), t]``: the actions of ``[T, hi)`` are all in the
+buckets whose ``first`` lies in ``[window_of(T), hi)``. A read starts at the later of ``from`` and
+the cursor, and:
 
+- finds where the data goes on with an index seek (``pipelines.next_bucket_pipeline``: the
+  filter's index prefix, ``first`` in a range, sorted, one row), so a gap of years or a month of
+  deleted history costs a few seeks, not a walk; the stored extent's runs (``extent``) skip the
+  gaps between them at no cost, and inside a run the seek's range doubles from 15 s up to a day
+  (bounded ranges: see DESIGN, emulator gaps);
+- reads windows ``[T, hi)``: the buckets begun in ``[window_of(T), hi)``, their actions cut to the
+  filter before unwinding, sorted by the server and limited to the rows still wanted
+  (``pipelines.window_pipeline``). A window that holds more stops at the limit and the next read
+  continues after its last row (``pipelines.sort_key``), so no read returns more than the page
+  needs; its width adapts to the rows the last one held, at most a day, and starts small again
+  past every gap.
+
+The read ends at ``to``, at the end of the stored data, or when the caller has had enough rows.
 Every command carries ``maxTimeMS`` (``Deadline``), so the database itself stops a read that the
 service has given up on.
 """
@@ -22,16 +32,21 @@ import pymongo
 from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
-from ..spans import later, window_of
+from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
 
-FIRST_WIDTH = timedelta(minutes=5)
+# The first window of a read: small, so that a dense hour (a burst of sessions) is not read whole
+# for one page; a sparse one grows it fast.
+FIRST_WIDTH = timedelta(seconds=15)
 MIN_WIDTH = timedelta(seconds=1)
-MAX_WIDTH = timedelta(days=3_000_000)
-# Growth of the window after an empty one: a gap of years is crossed in about ten reads.
-EMPTY_GROWTH = 8
-MAX_GROWTH = 4
+MAX_GROWTH = 8
+# A window is at most a day wide: growing over sparse data, it may meet dense data at once.
+MAX_WIDTH = timedelta(days=1)
+# The seek's ranges: the first one as wide as a first window (an hour of a burst holds thousands
+# of buckets, which SecantusDB would all fetch), each next one twice as wide, up to a day.
+SEEK_FIRST = FIRST_WIDTH
+SEEK_MAX = timedelta(days=1)
 # How many action rows an export asks one window for.
 EXPORT_ROWS = 2000
 ONE_MS = timedelta(milliseconds=1)
@@ -92,14 +107,16 @@ def run(collection, pipeline, deadline, **options):
         raise QueryTimeout() from None
 
 
-def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, trace=None, sort=True):
+def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, trace=None, sort=True, total=None):
     """Yield the matching action rows in time order (``pipelines.sort_key``), lazily.
 
     :param after: a sort key: only rows after it (a page's cursor).
-    :param want: about how many rows one window should hold.
-    :param trace: a list that receives each pipeline run (for ``explain`` in the benchmark).
-    :param sort: False yields each window's rows in bucket order (cheaper; time order only
-        between windows).
+    :param want: at most how many rows one read returns.
+    :param total: how many rows the caller takes in all (None: every one); no read asks for more
+        than are still wanted.
+    :param trace: a list that receives each pipeline run (for ``explain`` in the benchmark and
+        tests): the seeks' and the windows' alike.
+    :param sort: kept for callers; every read comes sorted by the server (its ``$limit`` needs it).
     """
     stored = extent.load(db, deadline.max_time_ms() if deadline else None)
     if stored is None:
@@ -109,49 +126,94 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
     if log_filter.end is not None:
         stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
-    lo, width, waiting = window_of(position), FIRST_WIDTH, []
-    hi = later(position, width)
-    while lo < stop:
-        hi = min(hi, stop)
-        pipeline = pipelines.window_pipeline(log_filter, lo, hi, after)
+    width, given = FIRST_WIDTH, 0
+    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline, trace)
+    while found is not None and position < stop:
+        if found > position:
+            # Past a gap: the data there may be denser than before it.
+            position, after, width = found, None, FIRST_WIDTH
+        held = stored.run_at(position)
+        if held is not None and position < held[0]:      # between two runs: no bucket there
+            position, after, width = held[0], None, FIRST_WIDTH
+        hi = _window_end(position, width, min(stop, held[1]) if held else stop)
+        limit = want if total is None else min(want, total - given)
+        pipeline = pipelines.window_pipeline(log_filter, window_of(position), hi, after, position, limit)
         if trace is not None:
             trace.append(pipeline)
         rows = run(collection, pipeline, deadline)
-        ready, waiting = _split(waiting + rows, None if hi >= stop else hi)
-        if sort:
-            ready.sort(key=pipelines.sort_key)
-        yield from ready
-        width = _next_width(width, len(rows), want)
-        lo, hi = hi, later(hi, width)
+        given += len(rows)
+        yield from rows
+        if total is not None and given >= total:
+            return
+        if len(rows) >= limit:
+            # The window holds more: continue after its last row, with a window as wide as the rows
+            # just read took (twice), so that the next read holds about as many.
+            last = pipelines.sort_key(rows[-1])
+            width = max(MIN_WIDTH, 2 * (last[0] - position))
+            position, after = last[0], last
+            continue
+        position, after = hi, None
+        width = _next_width(width, len(rows), limit)
+        if not rows and (hi == window_of(hi) or (held and hi >= held[1])):
+            # Nothing in the window, which ends on an hour: no bucket begun before it holds an
+            # action after it, so the next bucket's hour is where the data goes on.
+            found = _next_hour(collection, log_filter, stored, hi, stop, deadline, trace)
 
 
-def _split(rows, before):
-    """``rows`` before the instant ``before`` (all when it is None), and the others."""
-    if before is None:
-        return rows, []
-    ready, later_rows = [], []
-    for row in rows:
-        (ready if row["actions"]["t"] < before else later_rows).append(row)
-    return ready, later_rows
+def _window_end(position, width, stop):
+    """``position + width``, down to a whole hour once the window is an hour or wider (so that an
+    empty window ends where a seek may start), and not past ``stop``."""
+    hi = later(position, width)
+    if width >= SPAN and window_of(hi) > position:
+        hi = window_of(hi)
+    return min(hi, stop)
+
+
+def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
+    """The start of the first hour at or after ``instant`` (an hour's start) and before ``stop``
+    that holds a bucket which may match, or None.
+
+    Gaps between the extent's runs are skipped without a read. Inside a run, each seek asks for
+    the earliest bucket in a range that begins where the last one ended: SEEK_FIRST wide, then
+    twice as wide, up to SEEK_MAX. On MongoDB each one reads about one index key.
+    """
+    width = SEEK_FIRST
+    while instant < stop:
+        held = stored.run_at(instant)
+        if held is None:
+            return None
+        if instant < held[0]:                  # a new run: its data may begin at once
+            instant, width = held[0], SEEK_FIRST
+        hi = min(later(instant, width), held[1], stop)
+        if instant >= hi:
+            return None
+        pipeline = pipelines.next_bucket_pipeline(log_filter, instant, hi)
+        if trace is not None:
+            trace.append(pipeline)
+        found = run(collection, pipeline, deadline)
+        if found:
+            return window_of(found[0]["first"])
+        instant, width = hi, min(SEEK_MAX, 2 * width)
+    return None
 
 
 def _start(log_filter):
     return log_filter.start.instant if log_filter.start is not None else None
 
 
-def _next_width(width, found, want):
-    if not found:
-        return min(MAX_WIDTH, width * EMPTY_GROWTH)
-    return max(MIN_WIDTH, min(MAX_WIDTH, width * min(MAX_GROWTH, want / found)))
+def _next_width(width, found, wanted):
+    """The next window's width after one of ``width`` held ``found`` of the ``wanted`` rows."""
+    return max(MIN_WIDTH, min(MAX_WIDTH, width * min(MAX_GROWTH, wanted / found if found else MAX_GROWTH)))
 
 
 def query_page(db, log_filter, limit, after=None, deadline=None, trace=None):
     """One page of matching action rows in time order, and whether more rows follow."""
-    rows = list(islice(ordered_rows(db, log_filter, after, limit + 1, deadline, trace), limit + 1))
+    rows = list(islice(ordered_rows(db, log_filter, after, limit + 1, deadline, trace, total=limit + 1), limit + 1))
     return rows[:limit], len(rows) > limit
 
 
 def export_rows(db, log_filter, ordered=True, deadline=None):
-    """Every matching action row, in time order (or, ``ordered=False``, window by window in bucket
-    order), as a generator; each window read is bounded by ``deadline``."""
+    """Every matching action row, in time order, as a generator; each read is bounded by
+    ``deadline``. ``ordered=False`` (``order=stored``) is accepted and gives the same order: each
+    read is sorted by the server, which its ``$limit`` needs."""
     return ordered_rows(db, log_filter, want=EXPORT_ROWS, deadline=deadline, sort=ordered)
