@@ -11,11 +11,16 @@ from logstore.times import TimeFormatError, parse_tz
 RANGE = LogFilter(types=("CLICK",), start=Bound(datetime(2020, 1, 1)), end=Bound(datetime(2020, 1, 2)))
 
 
-def test_a_window_read_has_no_sort_and_starts_with_an_index_range_on_first():
+def test_a_window_read_starts_with_an_index_range_on_first_and_ends_with_a_sorted_limit():
     lo, hi = datetime(2020, 1, 1, 3), datetime(2020, 1, 1, 4)
-    stages = pipelines.window_pipeline(RANGE, lo, hi)
+    stages = pipelines.window_pipeline(RANGE, lo, hi, limit=7)
     assert stages[0]["$match"] == {"types": "CLICK", "first": {"$gte": lo, "$lt": hi}}
-    assert not any("$sort" in stage for stage in stages)
+    # The server sorts and keeps only what the page still needs (a top-k sort): a window read
+    # returns at most ``limit`` rows, whatever the window holds (store.reads).
+    assert stages[-2] == pipelines.SORT_STAGE
+    assert stages[-1] == {"$limit": 7}
+    unwind = stages.index({"$unwind": "$actions"})
+    assert "$filter" in stages[unwind - 1]["$project"]["actions"]   # cut before it is unwound
 
 
 def test_stats_pipeline_groups_on_the_keys_asked_and_sorts_in_their_order():
