@@ -8,8 +8,7 @@ from __future__ import annotations
 import csv
 import io
 
-from .formats import flat_row
-from .times import format_time
+from .formats import flat_row, stored_fields
 from .values import encoder as _json
 
 CSV_COLUMNS = ("userId", "sessionId", "time", "type", "locationX", "locationY", "viewedId", "pageFrom",
@@ -57,10 +56,8 @@ def csv_chunks(rows, rows_per_chunk=None, raw=False):
 
 def csv_row(row):
     """The CSV cells of one export row; a non-string property value is written as JSON."""
-    stored = row["actions"]
-    properties = stored["p"]
-    cells = [row["userId"], row["sessionId"], format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
-             stored["type"]]
+    time, kind, properties = stored_fields(row["actions"])
+    cells = [row["userId"], row["sessionId"], time, kind]
     cells.extend(_cell(properties.get(name)) for name in PROPERTY_COLUMNS)
     rest = {key: value for key, value in properties.items() if key not in PROPERTY_COLUMNS}
     cells.append(_json.encode(rest).decode() if rest else "")
@@ -87,7 +84,8 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def neutralise(cell):
     """A text cell that starts like a formula, with a leading ``'`` (OWASP): shown as text, never run.
-    A number of a number column (``-5``) stays a number: it cannot be a formula."""
-    if isinstance(cell, Number) or not cell.startswith(FORMULA_STARTS):
+    A number of a number column (``-5``) stays a number: it cannot be a formula; an empty cell
+    (None: a stored action without its type) stays empty."""
+    if isinstance(cell, Number) or not isinstance(cell, str) or not cell.startswith(FORMULA_STARTS):
         return cell
     return "'" + cell

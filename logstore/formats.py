@@ -6,13 +6,20 @@ from urllib.parse import urlencode
 from .times import format_time
 
 
+def stored_fields(stored):
+    """``(time, type, properties)`` of a stored action, its time in its original offset.
+
+    Every action the service writes has all three; one another client wrote without its type or
+    properties reads as ``null`` and ``{}`` instead of failing the whole read (SPEC "Values")."""
+    properties = stored.get("p")
+    return (format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)), stored.get("type"),
+            properties if isinstance(properties, dict) else {})
+
+
 def action_out(stored):
     """A stored action in the shape the frontend sent it, its time in its original offset."""
-    action = {
-        "time": format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
-        "type": stored["type"],
-        "properties": stored["p"],
-    }
+    time, kind, properties = stored_fields(stored)
+    action = {"time": time, "type": kind, "properties": properties}
     if "id" in stored:
         action["id"] = stored["id"]
     return action
@@ -21,9 +28,9 @@ def action_out(stored):
 def flat_row(row):
     """A page row as the flat ``{userId, sessionId, time, type, properties}`` an analyst loads."""
     stored = row["actions"]
-    flat = {"userId": row["userId"], "sessionId": row["sessionId"],
-            "time": format_time(stored["t"], stored.get("o", 0), stored.get("u", 0)),
-            "type": stored["type"], "properties": stored["p"]}
+    time, kind, properties = stored_fields(stored)
+    flat = {"userId": row["userId"], "sessionId": row["sessionId"], "time": time, "type": kind,
+            "properties": properties}
     if "id" in stored:
         flat["id"] = stored["id"]
     return flat

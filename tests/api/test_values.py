@@ -75,6 +75,22 @@ def test_a_document_written_by_another_client_does_not_break_reads_of_others(cli
     get(client, "/logs/stats?groupBy=user")
 
 
+@pytest.mark.parametrize("missing", [("type",), ("p",), ("type", "p", "o")])
+def test_an_action_stored_without_its_fields_does_not_break_reads_of_others(client, db, missing):
+    post(client, [session_log(user="ok", actions=[action("2020-01-01T00:00:00Z")])])
+    bucket = db.sessions.find_one({"userId": "ok"})
+    from bson import ObjectId
+
+    broken = {**bucket, "_id": ObjectId(), "userId": "broken"}
+    broken["actions"] = [{k: v for k, v in bucket["actions"][0].items() if k not in missing}]
+    db.sessions.insert_one(broken)
+    assert {s["userId"] for s in get(client, "/logs").get_json()} == {"ok", "broken"}
+    assert {r["userId"] for r in get(client, "/logs?format=actions").get_json()} == {"ok", "broken"}
+    assert {line["userId"] for line in ndjson(get(client, "/logs/export"))} == {"ok", "broken"}
+    rows = list(csv.reader(io.StringIO(get(client, "/logs/export?format=csv").data.decode())))
+    assert {row[0] for row in rows[1:]} == {"ok", "broken"}
+
+
 def test_ndjson_says_its_charset(client):
     post(client, [session_log(actions=[action(kind="VIEW", viewedId="é✓😀")])])
     response = get(client, "/logs/export")
