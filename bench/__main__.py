@@ -14,7 +14,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from . import dashboard, ingest, insights, load, query, shapes, streaming
+from . import dashboard, ingest, insights, load, query, shapes, streaming, ten_million
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -26,6 +26,7 @@ class Part:
     run: object
     endpoint: str = None            # a part whose endpoint answers 404 is reported "not available"
     at_each_size: bool = False      # run by the query part once per data size, on its data
+    default: bool = True            # run when --parts names none
 
 
 PARTS = [
@@ -38,6 +39,7 @@ PARTS = [
     Part("insights", insights.run_at_size, endpoint=insights.ENDPOINT, at_each_size=True),
     Part("dashboard", dashboard.run_part),
     Part("shapes", shapes.run),          # gap, burst, rare type, deleted history (issue 17)
+    Part("ten-million", ten_million.run, default=False),   # about ten minutes; --parts ten-million
 ]
 
 FULL_SIZES = (100_000, 1_000_000)
@@ -68,7 +70,7 @@ def main(argv=None):
     parser.add_argument("--parts", help="comma list of parts to run: " + ",".join(p.name for p in PARTS))
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/PERFORMANCE.md alone")
     args = parser.parse_args(argv)
-    chosen = set(args.parts.split(",")) if args.parts else {p.name for p in PARTS}
+    chosen = set(args.parts.split(",")) if args.parts else {p.name for p in PARTS if p.default}
     command = "python3 dev.py bench" + " ".join([""] + (argv if argv is not None else sys.argv[1:]))
     signal.signal(signal.SIGTERM, _interrupt)
     # A shell starts background jobs with SIGINT ignored; take it back so that Ctrl-C or kill -INT

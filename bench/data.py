@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import InsertOne
 
 from logstore import spans, validation
-from logstore.store import buckets, extent, hours
+from logstore.store import buckets, extent, hours, rollups
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -66,14 +66,17 @@ def stored_documents(raw_body):
 
 
 def stored_writes(raw_body):
-    """Every write operation the service sends for ``raw_body`` into an empty store: the buckets'
-    and the hours' counts (the CPU of a POST beyond validation, without the database)."""
+    """Every write operation the service sends for ``raw_body`` into an empty store: the buckets',
+    the hours' counts and the rollups (the CPU of a POST beyond validation, without the database)."""
     operations = []
+    totals = rollups.Changes()
     for key, actions in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
         by_window = spans.by_window(actions)
         operations.extend(buckets.session_operations(key, None, by_window))
         operations.extend(hours.added(key, by_window))
-    return operations
+        for window, in_window in by_window.items():
+            totals.add(key, window, in_window)
+    return operations + totals.added(0)
 
 
 def hour_documents(documents):
@@ -90,17 +93,26 @@ def hour_documents(documents):
     return list(found.values())
 
 
-def raw_write(db, documents, hour_documents):
-    """What a driver sends to store bucket documents and their hours' counts: two ``insert_many``."""
+def rollup_writes(documents, k=0):
+    """The rollups' ``$inc`` upserts (``store.rollups``) of bucket documents, as a POST sends them."""
+    totals = rollups.Changes()
+    for bucket in documents:
+        totals.add((bucket["userId"], bucket["sessionId"]), bucket["w"], bucket["actions"])
+    return totals.added(k)
+
+
+def raw_write(db, documents, hour_documents, k=0):
+    """What a driver sends to store bucket documents, their hours' counts and their rollups: two
+    ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
     db[buckets.SESSIONS].insert_many(documents, ordered=False)
     db[hours.HOURS].insert_many(hour_documents, ordered=False)
+    db[rollups.ROLLUPS].bulk_write(rollup_writes(documents, k), ordered=False)
 
 
 def insert_documents(collection, documents):
-    """Insert bucket documents as stored, with their hours' counts, and widen the stored extent over
+    """Insert bucket documents as stored, with their hours' counts and rollups, and widen the stored extent over
     them, as a POST would."""
-    collection.insert_many(documents, ordered=False)
-    collection.database[hours.HOURS].insert_many(hour_documents(documents), ordered=False)
+    raw_write(collection.database, documents, hour_documents(documents))
     wanted = extent.around(min(d["w"] for d in documents), max(d["last"] for d in documents))
     extent.widen(collection.database, wanted)
 

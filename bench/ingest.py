@@ -8,7 +8,7 @@ import time
 from pymongo import UpdateOne
 
 from logstore import spans, validation
-from logstore.store import extent, hours
+from logstore.store import extent, hours, rollups
 
 from . import data
 from .procs import cpu_seconds, worker_pids
@@ -41,7 +41,7 @@ def run_cpu(ctx):
          f"{ratio(parse - loads, loads):.2f}", ""),
         ("validate + convert + bucket documents (what is written)", f"{bucket * 1000:.1f} ms",
          f"{ratio(bucket, loads):.2f}", ""),
-        ("… as the service sends them (BSON buckets) with the hours' counts (`store.hours`)",
+        ("… as the service sends them (BSON buckets) with the hours' counts and rollups (`store.hours`, `store.rollups`)",
          f"{writes * 1000:.1f} ms", f"{ratio(writes, loads):.2f}", ""),
     ]
     ctx.report.table("Ingest CPU: a 10,000-action body (100 sessions × 100 actions, "
@@ -77,7 +77,7 @@ def run_post(ctx):
     post, raw = percentile(posts, 0.5), percentile(raws, 0.5)
     ctx.report.table(
         f"POST of the 10,000-action body to gunicorn (1 worker) on loopback, end to end, "
-        f"against pymongo `insert_many` of the same documents (the buckets, then their hours' counts; w: majority), "
+        f"against pymongo `insert_many` of the same documents (the buckets, their hours' counts, their rollups' `$inc` upserts; w: majority), "
         f"median of {repeats}, interleaved",
         ("what", "median", "ratio", "target"),
         [("raw driver write", f"{raw * 1000:.0f} ms", "1.00", ""),
@@ -222,9 +222,10 @@ def _paired_round(ctx, turn, raw, http):
 
 def _push_updates(raw_body):
     """What a driver sends to append a body's actions to their sessions' first bucket, unconditioned,
-    and to add them to their hours' counts (``$inc``)."""
+    and to add them to their hours' counts and rollups (``$inc``)."""
     updates, increments = [], []
-    for document in data.stored_documents(raw_body):
+    documents = data.stored_documents(raw_body)
+    for document in documents:
         increments.append(UpdateOne(
             {"userId": document["userId"], "sessionId": document["sessionId"], "w": document["w"]},
             {"$inc": {"count": document["count"], **{f"n.{k}": v for k, v in document["n"].items()}},
@@ -235,17 +236,18 @@ def _push_updates(raw_body):
              "$inc": {"count": document["count"], "bytes": document["bytes"]},
              "$min": {"first": document["first"]}, "$max": {"last": document["last"]},
              "$addToSet": {"types": {"$each": document["types"]}}}))
-    return updates, increments
+    return updates, increments, data.rollup_writes(documents)
 
 
 def _update_sender(collection, slowest):
     def send(work):
-        updates, increments = work
+        updates, increments, totals = work
         started = time.perf_counter()
         written = collection.bulk_write(updates, ordered=False)
         if written.modified_count != len(updates):
             raise RuntimeError(f"{len(updates) - written.modified_count} raw appends found no bucket")
         collection.database[hours.HOURS].bulk_write(increments, ordered=False)
+        collection.database[rollups.ROLLUPS].bulk_write(totals, ordered=False)
         slowest.add(time.perf_counter() - started)
         return len(updates) * BATCH_ACTIONS
     return send

@@ -281,7 +281,7 @@ def run(ctx):
         seconds = grow(ctx, collection, sessions)
         ctx.report.note(f"Seeded the query data to {size:,} actions ({sessions:,} sessions of "
                         f"{ACTIONS_PER_SESSION}, {collection.estimated_document_count():,} bucket documents) in "
-                        f"{seconds:.1f} s with pymongo `insert_many` of the buckets and hours' counts the service would store.")
+                        f"{seconds:.1f} s with pymongo `insert_many` of the buckets, hours' counts and rollups the service would store.")
         pages = page_probes(ctx, base, database)
         results[size] = measure(ctx, base, database, sessions, repeats, pages)
         explains[size] = explain(ctx, database, sessions, pages)

@@ -137,3 +137,37 @@ def test_a_store_without_hours_counts_them_resumably_and_stats_stay_exact(db, mo
     assert migration.migrate(db) == 0 and db[hours.HOURS].count_documents({"sessionId": "s3"}) == 0
     migration.migrate(db, full=True)
     assert_hours_agree(db)
+
+
+def test_a_store_without_rollups_rolls_them_up_resumably_and_counts_stay_exact(db, monkeypatch):
+    """A store of layout 3 (the hours' counts, no rollups): stats and the overview read the hours
+    until the migration is through, then the rollups, with the same answers all along."""
+    from logstore.store import rollups
+
+    client = seed_store_without_hours(db)
+    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 2}})
+    migration.migrate(db)                                    # the hours, as a layout-3 store has them
+    db[rollups.ROLLUPS].drop()
+    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 3}})
+    queries = ["/logs/stats?groupBy=day,type&tz=%2B05:30", "/logs/stats?types=VIEW&groupBy=type",
+               "/logs/overview?tz=%2B05:30&from=2021-03-01T00:00:00Z&to=2021-03-03T00:00:00Z"]
+    before = [client.get(query).get_json() for query in queries]
+    assert sum(row["count"] for row in before[0]) == 12 * 30 and before[2]["sessions"] == 12
+    monkeypatch.setattr(migration, "WINDOWS_PER_BATCH", 2)
+    migration.migrate(db, max_batches=1)
+    assert extent.layout(db) == 3 and extent.rolled_up_to(db) is not None
+    assert db[rollups.ROLLUPS].count_documents({}) > 0
+    # A write and a delete while the migration is half done: the rest of it counts them as they are.
+    when = (BASE + timedelta(minutes=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert client.post("/logs", data=json.dumps([session_log(user="u9", session="late", actions=[action(when)])]),
+                       content_type="application/json").status_code == 201
+    assert client.delete("/logs?sessionId=s4").status_code == 200
+    after = [client.get(query).get_json() for query in queries]       # still from the hours
+    migration.migrate(db)
+    assert extent.layout(db) == extent.LAYOUT and extent.rolled_up_to(db) is None
+    assert_hours_agree(db)
+    assert [client.get(query).get_json() for query in queries] == after
+    assert after != before
+    migration.migrate(db, full=True)
+    assert_hours_agree(db)
+    assert [client.get(query).get_json() for query in queries] == after

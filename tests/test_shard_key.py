@@ -92,6 +92,13 @@ def assert_all_targeted(recorder):
     for name, command in recorder.commands:
         if command.get(name) == "meta":
             continue            # the one-document extent, an unsharded collection (docs/SCALING.md)
+        if command.get(name) == "hour_totals":
+            # The rollups of every user's hours, unsharded or sharded on {k, t, w} (docs/SCALING.md):
+            # each write names its one document; the reads (of everyone's counts) never come here.
+            assert name in ("update", "delete", "find"), command
+            for selector in filters_of(name, command):
+                assert {"t", "w", "k"} <= set(selector) or "w" in selector, selector
+            continue
         if name == "insert":
             assert all(SHARD_KEY_PREFIX in document for document in command["documents"]), command
             continue

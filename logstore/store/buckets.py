@@ -9,7 +9,8 @@ a read can skip it and a count can add it up without unwinding it.
 
 Every ingest is one multi-document transaction: read the sessions' buckets (their heads per window,
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
-opens new ones, and one that adds the new actions to the sessions' hour counts (``hours``); the
+opens new ones, one that adds the new actions to the sessions' hour counts (``hours``) and one
+that adds them to the rollups of their UTC hours (``rollups``); the
 stored extent is widened first when the batch goes past it (``extent``). Each
 update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
 sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
@@ -29,7 +30,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from .. import pipelines
 from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hours
+from . import extent, hours, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -90,7 +91,8 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
                 raise
             raise StorageBusy(f"widening the stored extent met a write conflict: {exc}") from exc
     hours_found = []  # an hour document that should not have been there: the next try upserts
-    return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit, hours_found), budget)
+    with rollups.slots.one() as k:
+        return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit, hours_found, k), budget)
 
 
 def _merge_sessions(sessions):
@@ -105,7 +107,7 @@ def _merge_sessions(sessions):
     return merged
 
 
-def _write(db, merged, session, on_commit, hours_found):
+def _write(db, merged, session, on_commit, hours_found, k=0):
     collection = db[SESSIONS]
     with_ids = any("id" in action for actions in merged.values() for action in actions)
     heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
@@ -115,6 +117,7 @@ def _write(db, merged, session, on_commit, hours_found):
     # writes are the same; which runs first does not matter inside the transaction, where any
     # failure (a conflict, a duplicate bucket) undoes all of them.
     updates, inserts, counts = [], [], []
+    totals = rollups.Changes()
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
         result.duplicates += len(actions) - len(fresh)
@@ -126,6 +129,8 @@ def _write(db, merged, session, on_commit, hours_found):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         stored_windows = heads[key].by_window if key in heads else ()
         counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
+        for window, in_window in by_window.items():
+            totals.add(key, window, in_window)
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
@@ -138,6 +143,9 @@ def _write(db, merged, session, on_commit, hours_found):
             if isinstance(exc, DuplicateKeyError) or is_duplicate_key(exc):
                 hours_found.append(True)
             raise
+        # $inc upserts into this write's own sub-bucket (``rollups.slots``): a writer of another
+        # process meeting it there is a write conflict (or a duplicate key), retried like any race.
+        db[rollups.ROLLUPS].bulk_write(totals.added(k), ordered=True, session=session)
     if on_commit is not None:
         on_commit(session, result)
     return result

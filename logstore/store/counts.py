@@ -4,14 +4,20 @@ from the buckets.
 Every window ``w`` (``spans``) is counted by exactly one of two reads, chosen from the filter and
 the window alone, never from the data, so the two never overlap or leave a gap:
 
-- the hours (``store.hours``) of every window wholly inside ``from``/``to`` and, when counting per
-  day, with no midnight of ``tz`` inside it: a document per session and hour, summed per window
-  by the database, then per day and type here;
+- the counts of every window wholly inside ``from``/``to`` and, when counting per day, with no
+  midnight of ``tz`` inside it, summed per window by the database, then per day and type here:
+  without ``userId``/``sessionId`` (as filter or group) the rollups of the hour (``store.rollups``,
+  a document per UTC hour and sub-bucket, ``types`` picked from their per-type counts), else the
+  per-session hours (``store.hours``, a document per session and hour);
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
-  hours, whatever the range.
+  hours, whatever the range. With the rollups, an hour a midnight cuts is read from its rollups'
+  sessions entries first: a session whose first and last action of the hour lie on one day is
+  counted from its per-type counts, and only the sessions whose actions straddle the midnight are
+  read from that hour's buckets.
 
-A store not yet migrated to this layout has no hours to read: it is counted from the buckets alone.
+A store not yet migrated to this layout reads what its own layout has: layout 3 (no rollups yet)
+the per-session hours, older ones the buckets alone.
 """
 from __future__ import annotations
 
@@ -25,7 +31,9 @@ from ..times import day_limits, parse_tz
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
+from . import rollups
 from .hours import HOURS
+from .rollups import ROLLUPS
 from .reads import run
 
 ONE_MS = timedelta(milliseconds=1)
@@ -39,7 +47,8 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     fields = [pipelines.GROUP_KEYS[name] for name in group_by]
     trace = trace if trace is not None else []
     try:
-        if extent.layout(db, deadline.max_time_ms() if deadline else None) != extent.LAYOUT:
+        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
+        if not extent.at_least(layout, extent.WITH_HOURS):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
             trace.append((SESSIONS, pipeline))
             return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
@@ -49,9 +58,13 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
-            pipeline = pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
-            trace.append((HOURS, pipeline))
-            for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
+            rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields)
+            if rolled:
+                collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
+            else:
+                collection, pipeline = db[HOURS], pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
+            trace.append((collection.name, pipeline))
+            for row in run(collection, pipeline, deadline, allowDiskUse=True):
                 window = row["_id"]["w"]
                 day = days.of(window)
                 if day is None:
@@ -61,6 +74,15 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
                     if row[kind]:
                         values = {**row["_id"], "type": kind, "day": day}
                         _add(totals, fields, {"_id": values, "count": row[kind]})
+            if rolled and split:
+                straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline, trace)
+                if straddling:
+                    pipeline = only_buckets_of(pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(
+                        min(straddling), later(max(straddling), SPAN))), straddling)
+                    trace.append((SESSIONS, pipeline))
+                    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+                        _add(totals, fields, row)
+                split = set()
         for start, end in _runs(sorted(edges | split)):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
             trace.append((SESSIONS, pipeline))
@@ -76,6 +98,50 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     return rows
 
 
+def _split_from_rollups(db, windows, days, types, fields, totals, deadline, trace):
+    """Count the hours ``windows`` (each cut by a midnight of the zone) from the sessions entries of
+    their rollups: a session whose first and last action of the hour lie on one day is counted
+    there from its per-type counts (every action between them is of that day); return the others,
+    ``{window: {(userId, sessionId)}}``, which only the buckets can split."""
+    pipeline = rollups.sessions_pipeline(None, None, sorted(windows))
+    trace.append((ROLLUPS, pipeline))
+    straddling = {}
+    for row in rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline):
+        first, last = days.day_of(row["first"]), days.day_of(row["last"])
+        if first != last:
+            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+            continue
+        for kind in types:
+            if row["n"].get(kind):
+                _add(totals, fields, {"_id": {"w": row["w"], "type": kind, "day": first}, "count": row["n"][kind]})
+    return straddling
+
+
+def only_buckets_of(pipeline, straddling):
+    """``pipeline`` (a bucket read: its leading ``$match`` stages select buckets) made to read
+    only the buckets of the sessions ``straddling`` names per window (``{w: {(userId,
+    sessionId)}}``), all windows in one read: the leading stages become an index-backed
+    ``sessionId $in`` and an ``$or`` of ``{userId, sessionId, w}``. Whatever else they selected
+    (the time range, types) lies in the stages after them too, which match action by action."""
+    rest = list(pipeline)
+    while rest and "$match" in rest[0]:
+        rest.pop(0)
+    triples = [{"userId": user, "sessionId": name, "w": window}
+               for window in sorted(straddling) for user, name in sorted(straddling[window])]
+    names = sorted({name for sessions in straddling.values() for _, name in sessions})
+    return [{"$match": {"sessionId": {"$in": names}}}, {"$match": {"$or": triples}}] + rest
+
+
+def _run_all(collection, pipeline, deadline):
+    return run(collection, pipeline, deadline, allowDiskUse=True)
+
+
+def by_hour_alone(log_filter, fields):
+    """Whether the rollups of whole hours answer: no user or session asked for, by filter or group."""
+    return (log_filter.user_id is None and log_filter.session_id is None
+            and "userId" not in fields and "sessionId" not in fields)
+
+
 class _Days:
     """The day (``YYYY-MM-DD`` in ``tz``) of every action of a window, or None when a midnight of
     ``tz`` lies inside the window; each window worked out once. Python's tz database here, the
@@ -86,6 +152,10 @@ class _Days:
         self.zone = parse_tz(tz)[1] if by_day else None
         self.limits = day_limits(tz) if by_day else (None, None)
         self.known = {}
+
+    def day_of(self, instant):
+        """The day of one instant (naive UTC)."""
+        return _as_utc(instant).astimezone(self.zone).date().isoformat()
 
     def of(self, window):
         if self.zone is None:

@@ -1,4 +1,5 @@
-"""DELETE /logs: remove matching actions bucket by bucket, in small transactions."""
+"""DELETE /logs: remove matching actions bucket by bucket, in small transactions, taking them off
+the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions."""
 from __future__ import annotations
 
 import bson
@@ -7,7 +8,7 @@ from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
 from ..transactions import Conflict, run_transaction
-from . import hours
+from . import hours, rollups
 from .buckets import SESSIONS, summary
 from .reads import QueryTimeout, run
 
@@ -62,6 +63,7 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
     if not targets:
         return 0
     operations, counts, deleted = [], [], 0
+    taken_from = {}
     touched = [bucket for bucket in buckets if bucket["_id"] in targets]
     for bucket in collection.find(pipelines.buckets_match(touched), session=session):
         gone = targets[bucket["_id"]]
@@ -72,12 +74,17 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
         operations.append(UpdateOne(condition, {"$set": rewritten(kept)}) if kept else DeleteOne(condition))
         if bucket.get("w") is not None:
             key = (bucket["userId"], bucket["sessionId"])
-            counts.extend(hours.removed(key, bucket["w"], [a for i, a in enumerate(bucket["actions"]) if i in gone]))
+            taken = [a for i, a in enumerate(bucket["actions"]) if i in gone]
+            counts.extend(hours.removed(key, bucket["w"], taken))
+            taken_from.setdefault((key, bucket["w"]), []).extend(taken)
     written = collection.bulk_write(operations, ordered=True, session=session)
     if written.matched_count + written.deleted_count != len(operations):
         raise Conflict()
     if counts:
         db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
+        totals = rollups.removed(db[rollups.ROLLUPS], taken_from, session)
+        if totals:
+            db[rollups.ROLLUPS].bulk_write(totals, ordered=True, session=session)
     return deleted
 
 

@@ -36,8 +36,9 @@ from ..times import LAST_INSTANT
 META = "meta"
 KEY = "sessions"
 # 2: buckets bounded to one window (``spans``), with per-type counts; 3: and the hours' counts
-# (``hours``) kept with them.
-LAYOUT = 3
+# (``hours``) kept with them; 4: and the rollups of every UTC hour (``rollups``).
+LAYOUT = 4
+WITH_HOURS = 3
 
 
 DAY = timedelta(days=1)
@@ -178,8 +179,24 @@ def layout(db, max_time_ms=None):
     return document.get("layout") if document else None
 
 
+def at_least(layout_number, wanted):
+    """Whether a stored layout number (None: none stored) is ``wanted`` or later."""
+    return layout_number is not None and int(layout_number) >= wanted
+
+
 def mark_layout(db):
-    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": ""}}, upsert=True)
+    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": "", "rolledUpTo": ""}},
+                        upsert=True)
+
+
+def rolled_up_to(db):
+    """The last window whose rollups a migration in progress has rebuilt, or None."""
+    document = db[META].find_one({"_id": KEY})
+    return document.get("rolledUpTo") if document else None
+
+
+def mark_rolled_up_to(db, window):
+    db[META].update_one({"_id": KEY}, {"$set": {"rolledUpTo": window}}, upsert=True)
 
 
 def migrated_up_to(db):

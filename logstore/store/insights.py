@@ -2,8 +2,10 @@
 
 What each reads (docs/DESIGN.md, "Insights"):
 
-- the overview, without a ``types`` filter, reads the hours' counts (``store.hours``) of every
-  window wholly inside ``from``/``to`` and within one day of ``tz``, and the buckets only of the
+- the overview, without a ``types`` filter, reads per session the hours of every window wholly
+  inside ``from``/``to`` (without ``userId``/``sessionId`` from the rollups' sessions documents,
+  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hours``, one
+  per session and hour), and the buckets only of the
   windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
   cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
   first/last time are not those of its matching actions, so it reads the buckets;
@@ -30,8 +32,10 @@ from ..spans import SPAN, later
 from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
-from .counts import _Days, _runs, _whole_windows
+from . import rollups
+from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hours import HOURS
+from .rollups import ROLLUPS
 from .reads import run
 
 
@@ -85,22 +89,30 @@ def _pieces(db, log_filter, tz, deadline, trace):
     trace = trace if trace is not None else []
     pieces = []
     try:
-        hourly = log_filter.types is None and extent.layout(
-            db, deadline.max_time_ms() if deadline else None) == extent.LAYOUT
+        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
+        hourly = log_filter.types is None and extent.at_least(layout, extent.WITH_HOURS)
+        rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, ())
         reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
             straddling = {}
             if lo is None or hi is None or lo < hi:
-                days, zone = _Days(tz, True), parse_tz(tz)[1]
-                pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
-                trace.append((HOURS, pipeline))
-                for row in run(db[HOURS], pipeline, deadline, allowDiskUse=True):
+                days, zone, midnights = _Days(tz, True), parse_tz(tz)[1], {}
+                if rolled:
+                    trace.append((ROLLUPS, rollups.sessions_pipeline(lo, hi)))
+                    hour_rows = rollups.sessions_rows(db[ROLLUPS], rollups.sessions_pipeline(lo, hi), _run_all, deadline)
+                else:
+                    pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
+                    trace.append((HOURS, pipeline))
+                    hour_rows = run(db[HOURS], pipeline, deadline, allowDiskUse=True)
+                for row in hour_rows:
                     if not row["count"]:
                         continue
                     day = days.of(row["w"])
                     if day is None:
-                        midnight = _midnight_in(row["w"], zone)
+                        midnight = midnights.get(row["w"])
+                        if midnight is None:
+                            midnight = midnights[row["w"]] = _midnight_in(row["w"], zone)
                         if row["first"] < midnight <= row["last"] or not row["w"] < midnight < later(row["w"], SPAN):
                             straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
                             continue
@@ -108,15 +120,17 @@ def _pieces(db, log_filter, tz, deadline, trace):
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
                                    int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
             reads = [(first_range, None) for first_range in _runs(sorted(edges))]
-            reads += [((w, later(w, SPAN)), straddling[w]) for w in sorted(straddling) if w not in edges]
-        for first_range, sessions in reads:
-            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range,
-                                                    sorted({s for _, s in sessions}) if sessions else None)
+            straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
+            if straddling:
+                # One read for the sessions of every cut hour: their buckets of those hours only.
+                reads.append(((min(straddling), later(max(straddling), SPAN)), straddling))
+        for first_range, straddled in reads:
+            pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range)
+            if straddled is not None:
+                pipeline = only_buckets_of(pipeline, straddled)
             trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 key = row["_id"]
-                if sessions is not None and (key["userId"], key["sessionId"]) not in sessions:
-                    continue    # another user's session of the same name
                 pieces.append((key["userId"], key["sessionId"], key["day"], int(row["count"]), int(row["nav"]),
                                row["first"], row["last"]))
     except OperationFailure as exc:
@@ -124,6 +138,10 @@ def _pieces(db, log_filter, tz, deadline, trace):
             raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
         raise
     return pieces
+
+
+def _run_all(collection, pipeline, deadline):
+    return run(collection, pipeline, deadline, allowDiskUse=True)
 
 
 def _midnight_in(window, zone):

@@ -7,7 +7,10 @@ ordinary write path, ``buckets.session_operations``, into windowed buckets numbe
 session's last, and the old buckets are deleted), so a run stopped anywhere leaves every session
 either old or new, never both halves, and the next run does only what is left. Hours are counted
 the same way, a batch of sessions per transaction that replaces their hour documents, and the meta
-document keeps the last session done. The layout mark is set once both passes are through.
+document keeps the last session done (layout 2 only). Then the rollups (``rollups``, layout 3 had
+none) are summed from the hours, a batch of windows per transaction that replaces their rollup
+documents, the last window done kept in the meta document. The layout mark is set once every pass
+is through; until then reads take the path of the layout stored.
 """
 from __future__ import annotations
 
@@ -17,13 +20,14 @@ from pymongo import DeleteOne, UpdateOne
 
 from .. import pipelines, spans
 from ..transactions import Conflict, run_transaction
-from . import extent, hours
+from . import extent, hours, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
 log = logging.getLogger(__name__)
 
 SESSIONS_PER_BATCH = 50
+WINDOWS_PER_BATCH = 100
 BATCH_SECONDS = 30
 
 
@@ -46,10 +50,17 @@ def migrate(db, max_batches=None, full=False):
     done = _in_batches(db, keys, _rewrite, budget)
     if done < len(keys):
         return done
-    resume = None if full else extent.migrated_up_to(db)
-    keys = [key for key in _all_sessions(db) if resume is None or key > resume]
-    counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
-    if counted < len(keys):
+    counted = 0
+    if full or not extent.at_least(extent.layout(db), extent.WITH_HOURS):
+        resume = None if full else extent.migrated_up_to(db)
+        keys = [key for key in _all_sessions(db) if resume is None or key > resume]
+        counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
+        if counted < len(keys):
+            return done
+    resume = None if full else extent.rolled_up_to(db)
+    windows = [w for w in _all_windows(db) if resume is None or w > resume]
+    if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
+                   progress=extent.mark_rolled_up_to) < len(windows):
         return done
     drop_obsolete_indexes(db)
     extent.mark_layout(db)
@@ -59,20 +70,23 @@ def migrate(db, max_batches=None, full=False):
     return done
 
 
-def _in_batches(db, keys, rewrite, budget, keep_progress=False):
-    """Run ``rewrite(db, chunk, session)`` on ``keys`` in transactions of SESSIONS_PER_BATCH sessions,
-    while ``budget[0]`` (batches left; None: no limit) allows; return how many keys were done."""
+def _in_batches(db, keys, rewrite, budget, keep_progress=False, batch=None, progress=None):
+    """Run ``rewrite(db, chunk, session)`` on ``keys`` in transactions of ``batch`` (default
+    SESSIONS_PER_BATCH) keys, while ``budget[0]`` (batches left; None: no limit) allows; return how
+    many keys were done. ``progress(db, last key)`` keeps the progress (default: the sessions')."""
     done = 0
-    for start in range(0, len(keys), SESSIONS_PER_BATCH):
+    batch = batch or SESSIONS_PER_BATCH
+    progress = progress or extent.mark_migrated_up_to
+    for start in range(0, len(keys), batch):
         if budget[0] is not None:
             if budget[0] <= 0:
                 log.info("migration paused after %d sessions; %d left", done, len(keys) - done)
                 return done
             budget[0] -= 1
-        chunk = keys[start:start + SESSIONS_PER_BATCH]
+        chunk = keys[start:start + batch]
         run_transaction(db.client, lambda s: rewrite(db, chunk, s), BATCH_SECONDS)
         if keep_progress:
-            extent.mark_migrated_up_to(db, chunk[-1])
+            progress(db, chunk[-1])
         done += len(chunk)
     return done
 
@@ -80,6 +94,20 @@ def _in_batches(db, keys, rewrite, budget, keep_progress=False):
 def _all_sessions(db):
     keys = {(b["userId"], b["sessionId"]) for b in db[SESSIONS].find({}, {"userId": 1, "sessionId": 1, "_id": 0})}
     return sorted(keys)
+
+
+def _all_windows(db):
+    """Every window that holds a per-session hour (and so a bucket), in order."""
+    return sorted({row["w"] for row in db[hours.HOURS].find({}, {"w": 1, "_id": 0})})
+
+
+def _roll_up(db, windows, session):
+    """Replace the rollups of ``windows`` by the sums of their per-session hours as they are now
+    (which agree with the buckets: they are written in the same transactions). A writer of this
+    release racing with it writes the same documents, so one of the two is retried."""
+    rows = db[hours.HOURS].find({"w": {"$in": list(windows)}}, session=session)
+    db[rollups.ROLLUPS].bulk_write(rollups.rebuilt(windows, rows), ordered=True, session=session)
+    return len(windows)
 
 
 def _count_hours(db, keys, session):

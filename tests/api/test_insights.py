@@ -375,26 +375,34 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
     from logstore import filters
     from logstore.store import insights
     from logstore.store.hours import HOURS
+    from logstore.store.rollups import ROLLUPS
     from werkzeug.datastructures import MultiDict
 
+    # Of one user, the per-session hours; of everyone, the rollups' sessions documents.
+    one = filters.parse_filter(MultiDict({"userId": "u1", "from": "2020-03-02T03:17:41Z"}))
+    trace = []
+    insights.overview(module_db, one, "+05:30", trace=trace)
+    assert trace[0][0] == HOURS
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T03:17:41Z", "to": "2020-03-04T20:00:00Z"}))
     trace = []
     insights.overview(module_db, log_filter, "+05:30", trace=trace)
-    assert trace[0][0] == HOURS and "$unwind" not in json.dumps(trace[0][1], default=str)
+    assert trace[0][0] == ROLLUPS and "$unwind" not in json.dumps(trace[0][1], default=str)
     assert all(name == "sessions" for name, _ in trace[1:])
-    reads = {stages[0]["$match"]["first"]["$gte"]: stages for _, stages in trace[1:]}
+    cut = [stages for _, stages in trace[1:] if "first" not in stages[0]["$match"]]
+    reads = {stages[0]["$match"]["first"]["$gte"]: stages for _, stages in trace[1:] if "first" in stages[0]["$match"]}
     assert all(stages[0]["$match"]["first"]["$lt"] - start == timedelta(hours=1) for start, stages in reads.items())
     # The hours of from and to, read whole; of the hours a midnight of +05:30 cuts (18:00Z–19:00Z),
-    # only the sessions with actions on both sides of it (m1's 18:20Z and 18:50Z, for one).
+    # only the sessions with actions on both sides of it (m1's 18:20Z and 18:50Z, for one), all in
+    # one read that names each (userId, sessionId, w).
     edges = {datetime(2020, 3, 2, 3), datetime(2020, 3, 4, 20)}
     midnights = {datetime(2020, 3, d, 18) for d in (2, 3, 4)}
-    assert edges <= set(reads) <= edges | midnights and datetime(2020, 3, 2, 18) in reads
-    def sessions_of(stages):
-        named = [stage["$match"]["sessionId"] for stage in stages if "sessionId" in stage.get("$match", {})]
-        return None if not named else {named[0]} if isinstance(named[0], str) else set(named[0]["$in"])
-    assert "m1" in sessions_of(reads[datetime(2020, 3, 2, 18)])
-    assert all(sessions_of(reads[start]) for start in set(reads) - edges)
-    assert all(sessions_of(reads[start]) is None for start in edges)
+    assert set(reads) == edges and len(cut) == 1
+    assert all("sessionId" not in json.dumps(stages[:2], default=str) for stages in reads.values())
+    [stages] = cut
+    triples = stages[1]["$match"]["$or"]
+    assert {t["w"] for t in triples} <= midnights and {"w": datetime(2020, 3, 2, 18)}.items() <= {
+        k: v for t in triples if t["sessionId"] == "m1" for k, v in t.items()}.items()
+    assert set(stages[0]["$match"]["sessionId"]["$in"]) == {t["sessionId"] for t in triples}
     # With a types filter an hour's first/last are not those of its matching actions: buckets only.
     trace = []
     insights.overview(module_db, filters.parse_filter(MultiDict({"types": "CLICK"})), "UTC", trace=trace)

@@ -169,15 +169,26 @@ def read_windows(db, query, group_by, tz):
     from urllib.parse import parse_qsl
     trace = []
     store.action_stats(db, filters.parse_filter(MultiDict(parse_qsl(query))), group_by, tz, trace=trace)
-    ranges = [tuple(stage["$match"]["first"].values()) for name, pipeline in trace if name == "sessions"
-              for stage in pipeline[:1]]
+    ranges = []
+    for name, pipeline in trace:
+        if name != "sessions":
+            continue
+        if "first" in pipeline[0]["$match"]:
+            ranges.append(tuple(pipeline[0]["$match"]["first"].values()))
+        else:       # the sessions straddling a midnight, by (userId, sessionId, w): their hours
+            ranges += sorted({(t["w"], t["w"] + timedelta(hours=1)) for t in pipeline[1]["$match"]["$or"]})
     return [name for name, _ in trace], ranges
 
 
 def test_a_count_reads_buckets_only_for_the_hours_that_hold_a_range_end_or_a_midnight(db, dense):
     hour = timedelta(hours=1)
-    assert read_windows(db, "", ("day", "type"), "UTC") == (["session_hours"], [])
+    # Without a user or session (filter or group) the rollups of the hours answer, also for types;
+    # with one, the per-session hours.
+    assert read_windows(db, "", ("day", "type"), "UTC") == (["hour_totals"], [])
+    assert read_windows(db, "types=CLICK,VIEW", ("type",), "UTC") == (["hour_totals"], [])
     assert read_windows(db, "", ("user",), "+05:30") == (["session_hours"], [])
+    assert read_windows(db, "userId=ann", ("type",), "UTC") == (["session_hours"], [])
+    assert read_windows(db, "sessionId=d1", (), "UTC") == (["session_hours"], [])
     # Midnight at +05:30 is 18:30Z: the data covers two of them, each inside one hour.
     names, ranges = read_windows(db, "", ("day", "type"), "+05:30")
     assert ranges == [(datetime(2020, 3, d, 18), datetime(2020, 3, d, 18) + hour) for d in (7, 8)]
@@ -185,3 +196,79 @@ def test_a_count_reads_buckets_only_for_the_hours_that_hold_a_range_end_or_a_mid
     assert ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21)), (datetime(2020, 3, 8, 9), datetime(2020, 3, 8, 10))]
     names, ranges = read_windows(db, "from=2020-03-07T20:00:00Z&to=2020-03-07T20:59:59.999Z", ("type",), "UTC")
     assert names == ["sessions"] and ranges == [(datetime(2020, 3, 7, 20), datetime(2020, 3, 7, 21))]
+
+
+@pytest.mark.parametrize("tz, zone", [("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30))),
+                                      ("America/Denver", ZoneInfo("America/Denver"))])
+def test_counts_from_the_rollups_with_types_and_a_range_match_python(client, dense, tz, zone):
+    start, end = "2020-03-07T19:17:31.250Z", "2020-03-09T02:00:00Z"
+    rows = [r for r in dense if parse_time(start) <= r[2] <= parse_time(end) and r[3] in ("CLICK", "NAVIGATE")]
+    query = f"?from={start}&to={end}&types=CLICK,NAVIGATE&groupBy=day,type&tz={tz}"
+    assert stats(client, query) == expected(rows, ("day", "type"), zone)
+    assert stats(client, "?types=VIEW") == [{"count": sum(r[3] == "VIEW" for r in dense)}]
+
+
+def test_counts_stay_exact_after_racing_writers_and_deletes(client, db, dense):
+    """Writers appending to the same hours while a delete takes actions out of them: the rollups
+    (written by concurrent writes into several sub-buckets) still add up to what is stored."""
+    import threading
+
+    from logstore import store
+    from logstore.filters import LogFilter
+    from logstore.validation import parse_batch
+    from tests.stored import assert_hours_agree
+
+    errors = []
+
+    def writer(w):
+        try:
+            for k in range(4):
+                when = datetime(2020, 3, 8, 12, 5 * k + w, tzinfo=timezone.utc).isoformat()
+                body = [session_log(user=f"w{w}", session=f"r{k % 2}", actions=[action(when, TYPES[k % 3])]),
+                        session_log(user="ann", session="d1", actions=[action(when, "VIEW")])]
+                store.insert_sessions(db, parse_batch(json.dumps(body).encode()))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def deleter():
+        try:
+            for _ in range(2):
+                store.delete_actions(db, LogFilter(user_id="ann", types=("VIEW",)))
+        except Exception as exc:  # pragma: no cover
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(3)] + [threading.Thread(target=deleter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert_hours_agree(db)
+    assert db.hour_totals.count_documents({"t": "n", "w": datetime(2020, 3, 8, 12)}) > 1   # several writers' sub-buckets
+    stored = [(b["userId"], b["sessionId"], a["t"].replace(tzinfo=timezone.utc), a["type"])
+              for b in db.sessions.find() for a in b["actions"]]
+    for tz, zone in (("UTC", timezone.utc), ("%2B05:30", timezone(timedelta(hours=5, minutes=30)))):
+        assert stats(client, f"?groupBy=day,type&tz={tz}") == expected(stored, ("day", "type"), zone)
+
+
+def test_an_hour_cut_by_a_midnight_is_read_from_the_buckets_only_for_sessions_on_both_sides(client, db):
+    """Midnight at +05:30 is 18:30Z. s1 lies before it, s2 after it, s3 on both sides: only s3's
+    buckets are read, the others are counted from the rollups' per-session entries."""
+    body = [session_log(user="a", session="s1", actions=[action("2020-03-07T18:05:00Z"), action("2020-03-07T18:29:59.999Z", "VIEW")]),
+            session_log(user="a", session="s2", actions=[action("2020-03-07T18:30:00Z", "NAVIGATE"), action("2020-03-07T18:59:00Z")]),
+            session_log(user="b", session="s3", actions=[action("2020-03-07T18:10:00Z", "VIEW"), action("2020-03-07T18:45:00Z", "VIEW")]),
+            session_log(user="b", session="s1", actions=[action("2020-03-07T18:31:00Z", "CLICK")])]
+    assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+    assert stats(client, "?groupBy=day,type&tz=%2B05:30") == [
+        {"day": "2020-03-07", "type": "CLICK", "count": 1}, {"day": "2020-03-07", "type": "VIEW", "count": 2},
+        {"day": "2020-03-08", "type": "CLICK", "count": 2}, {"day": "2020-03-08", "type": "NAVIGATE", "count": 1},
+        {"day": "2020-03-08", "type": "VIEW", "count": 1}]
+    names, ranges = read_windows(db, "", ("day", "type"), "+05:30")
+    assert names == ["hour_totals", "hour_totals", "sessions"]
+    assert ranges == [(datetime(2020, 3, 7, 18), datetime(2020, 3, 7, 19))]
+    from logstore import filters, store
+    from werkzeug.datastructures import MultiDict
+    trace = []
+    store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30", trace=trace)
+    assert trace[-1][1][:2] == [{"$match": {"sessionId": {"$in": ["s3"]}}},
+                                {"$match": {"$or": [{"userId": "b", "sessionId": "s3", "w": datetime(2020, 3, 7, 18)}]}}]
