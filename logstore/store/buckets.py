@@ -18,6 +18,7 @@ the read, and sees the winner's actions and ids.
 """
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 
@@ -92,7 +93,15 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
             raise StorageBusy(f"widening the stored extent met a write conflict: {exc}") from exc
     hours_found = []  # an hour document that should not have been there: the next try upserts
     with rollups.slots.one() as k:
-        return run_transaction(db.client, lambda s: _write(db, merged, s, on_commit, hours_found, k), budget)
+        tries = itertools.count()
+
+        def attempt(session):
+            # A retry moves to another sub-bucket: the conflict it follows was most likely a writer
+            # of another process in this one, which may still be writing there.
+            sub = k if next(tries) == 0 else rollups.another(k)
+            return _write(db, merged, session, on_commit, hours_found, sub)
+
+        return run_transaction(db.client, attempt, budget)
 
 
 def _merge_sessions(sessions):

@@ -94,6 +94,11 @@ class _Slots:
 slots = _Slots()
 
 
+def another(k):
+    """A sub-bucket other than ``k``, at random: where a write retries after a conflict in ``k``."""
+    return (k + random.randrange(1, SPREAD)) % SPREAD
+
+
 class Changes:
     """What one ingest adds to the rollups, gathered per window, then sent as two ``$inc`` upserts
     per window (its counts and its sessions) into the sub-bucket the write holds."""
