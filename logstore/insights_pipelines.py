@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .pipelines import ALL_TYPES, action_match, bucket_match_stages
+from .pipelines import ALL_TYPES, action_match, bucket_match_stages, hours_match_stages
 
 NAVIGATE = "NAVIGATE"
 # The property keys each type must carry: a top list or a step on one of them needs that type only.
@@ -43,18 +43,9 @@ def overview_hours_pipeline(log_filter, lo, hi):
     filter's range: ``store.hours`` documents (``{userId, sessionId, w, count, n, first, last}``), in
     no order. Only for a
     filter without types (an hour's ``first``/``last`` are those of all its actions)."""
-    match = {}
-    if log_filter.user_id is not None:
-        match["userId"] = log_filter.user_id
-    elif log_filter.session_id is not None:
-        match["sessionId"] = log_filter.session_id
-    window = {**({"$gte": lo} if lo is not None else {}), **({"$lt": hi} if hi is not None else {})}
-    if window:
-        match["w"] = window
-    rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
     # No $project: on SecantusDB, which evaluates a projection per document in Python, the hours'
     # documents come back faster whole (they are small: the ids, w, count, n, first, last).
-    return [{"$match": stage} for stage in (match, rest) if stage] or [{"$match": {}}]
+    return hours_match_stages(log_filter, lo, hi) or [{"$match": {}}]
 
 
 def overview_buckets_pipeline(log_filter, tz, first_range=None, sessions=None):

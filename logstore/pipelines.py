@@ -253,6 +253,22 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
     return stages
 
 
+def hours_match_stages(log_filter, lo, hi):
+    """``$match`` stages selecting the hours' counts (``store.hours``) of the filter's user or
+    session in the windows ``[lo, hi)`` (None: unbounded): the ``session_hour`` index's prefix (or
+    the range of ``w``) first, the session of a user second. An empty list matches every hour."""
+    match = {}
+    if log_filter.user_id is not None:
+        match["userId"] = log_filter.user_id
+    elif log_filter.session_id is not None:
+        match["sessionId"] = log_filter.session_id
+    window = {**({"$gte": lo} if lo is not None else {}), **({"$lt": hi} if hi is not None else {})}
+    if window:
+        match["w"] = window
+    rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
+    return [{"$match": stage} for stage in (match, rest) if stage]
+
+
 def hours_stats_pipeline(log_filter, group_by, lo, hi):
     """The matching actions per window (and per user or session when grouped by them), added up
     from the hours' counts (``store.hours``) of the windows in ``[lo, hi)`` (None: unbounded),
@@ -266,16 +282,7 @@ def hours_stats_pipeline(log_filter, group_by, lo, hi):
     """
     fields = [GROUP_KEYS[name] for name in group_by]
     types = log_filter.types or ALL_TYPES
-    match = {}
-    if log_filter.user_id is not None:
-        match["userId"] = log_filter.user_id
-    elif log_filter.session_id is not None:
-        match["sessionId"] = log_filter.session_id
-    window = {**({"$gte": lo} if lo is not None else {}), **({"$lt": hi} if hi is not None else {})}
-    if window:
-        match["w"] = window
-    rest = {"sessionId": log_filter.session_id} if log_filter.user_id and log_filter.session_id else {}
-    stages = [{"$match": stage} for stage in (match, rest) if stage]
+    stages = hours_match_stages(log_filter, lo, hi)
     group_id = {"w": "$w", **{field: f"${field}" for field in ("userId", "sessionId") if field in fields}}
     stages.append({"$group": {"_id": group_id, **{kind: {"$sum": f"$n.{kind}"} for kind in types}}})
     return stages
