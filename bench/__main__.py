@@ -79,7 +79,7 @@ def main(argv=None):
     started = time.perf_counter()
     interrupted = False
     procs = Processes()
-    report = Report(command)
+    report = Report(command, record_targets=not args.quick)
     ctx = Context(quick=args.quick, procs=procs, report=report, sizes=QUICK_SIZES if args.quick else FULL_SIZES)
     try:
         procs.start_database()

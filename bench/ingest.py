@@ -44,6 +44,8 @@ def run_cpu(ctx):
         ("… as the service sends them (BSON buckets) with the hours' counts and rollups (`store.hours`, `store.rollups`)",
          f"{writes * 1000:.1f} ms", f"{ratio(writes, loads):.2f}", ""),
     ]
+    ctx.report.target("ingest CPU: validate + convert a 10,000-action body ÷ `json.loads` of it", "≤ 2.0",
+                      f"{ratio(parse, loads):.2f}", ratio(parse, loads) <= 2.0)
     ctx.report.table("Ingest CPU: a 10,000-action body (100 sessions × 100 actions, "
                      f"{len(body) / 1e6:.2f} MB), least CPU of {repeats} rounds calling each in turn",
                      ("what", "CPU", "ratio to json.loads", "target"), rows)
@@ -75,6 +77,8 @@ def run_post(ctx):
         ctx.procs.stop_server(server)
         ctx.client.drop_database(database)
     post, raw = percentile(posts, 0.5), percentile(raws, 0.5)
+    ctx.report.target("POST of a 10,000-action body ÷ raw writes of the same documents (medians)", "≤ 1.5",
+                      f"{ratio(post, raw):.2f} ({post * 1000:.0f} / {raw * 1000:.0f} ms)", ratio(post, raw) <= 1.5)
     ctx.report.table(
         f"POST of the 10,000-action body to gunicorn (1 worker) on loopback, end to end, "
         f"against pymongo `insert_many` of the same documents (the buckets, their hours' counts, their rollups' `$inc` upserts; w: majority), "
@@ -162,6 +166,13 @@ def _throughput_rounds(ctx, database, workers, batches, rounds, rows, append_row
     spread = ", ".join(f"{r[0]:.2f}" for r in measured)
     rows.append((f"{workers}", f"{http_rate:,.0f}", f"{raw_rate:,.0f}", f"{middle:.2f} ({spread})",
                  _verdict(middle >= 0.7, "≥ 0.7"), f"{http_db:.0f} / {raw_db:.0f}", f"{web:.0f}", slowest.text()))
+    ctx.report.target(f"HTTP ingest throughput ÷ raw bulk writes, {CLIENTS} clients, {workers} gunicorn worker(s)",
+                      "≥ 0.7 (median round)", f"{middle:.2f} (rounds {spread})", middle >= 0.7)
+    ctx.report.target(f"slowest POST of new sessions in the throughput rounds, {workers} worker(s)",
+                      f"≤ {SLOWEST_TARGET:.0f} s", f"{slowest.seconds:.2f} s", slowest.seconds <= SLOWEST_TARGET)
+    ctx.report.target(f"slowest append POST (20 more actions to each of 50 stored sessions), {workers} worker(s)",
+                      f"≤ {SLOWEST_TARGET:.0f} s", f"{slowest_append.seconds:.2f} s (slowest raw batch "
+                      f"{slowest_raw_append.seconds:.2f} s)", slowest_append.seconds <= SLOWEST_TARGET)
 
 
 def _cover_extent(ctx, database):

@@ -73,6 +73,10 @@ def run_at_size(ctx, size):
         took = statistics.median(seconds)
         verdict = "" if target is None else f"≤ {target:g} s: {'met' if took <= target and status == 200 else 'NOT met'}"
         rows.append((name, status, f"{took:.3f}", f"{max(seconds):.3f}", verdict))
+        if target is not None and size == 1_000_000:
+            ctx.report.target(f"insights: {name} at 1,000,000 actions (HTTP, median)", f"≤ {target:g} s",
+                              f"{took:.2f} s" + ("" if status == 200 else f" (answered {status})"),
+                              took <= target and status == 200)
     ctx.report.table(f"Insights over HTTP at {size:,} stored actions (gunicorn, 1 worker; median and slowest of "
                      f"{runs} runs, seconds)", ("read", "status", "median s", "slowest s", "target"), rows)
 
