@@ -73,7 +73,7 @@ class Processes:
         env.update(extra_env or {})
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")
         process = Popen(command, cwd=ROOT, env=env, stdout=log, stderr=STDOUT,
-                        preexec_fn=local._die_with_parent)
+                        preexec_fn=local.die_with_parent)
         self.servers.append(process)
         base = f"http://127.0.0.1:{port}"
         local.wait_for_http(base + "/health", process)

@@ -39,18 +39,13 @@ from .reads import run
 ONE_MS = timedelta(milliseconds=1)
 
 
-def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
-    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted.
-
-    :param trace: a list that receives ``(collection name, pipeline)`` of each read (the benchmark).
-    """
+def action_stats(db, log_filter, group_by, tz, deadline=None):
+    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
     fields = [pipelines.GROUP_KEYS[name] for name in group_by]
-    trace = trace if trace is not None else []
     try:
         layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
         if not extent.at_least(layout, extent.WITH_HOURS):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
-            trace.append((SESSIONS, pipeline))
             return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
         lo, hi, edges = _whole_windows(log_filter)
         totals = {}
@@ -63,7 +58,6 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
                 collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
             else:
                 collection, pipeline = db[HOURS], pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
-            trace.append((collection.name, pipeline))
             for row in run(collection, pipeline, deadline, allowDiskUse=True):
                 window = row["_id"]["w"]
                 day = days.of(window)
@@ -75,17 +69,15 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
                         values = {**row["_id"], "type": kind, "day": day}
                         _add(totals, fields, {"_id": values, "count": row[kind]})
             if rolled and split:
-                straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline, trace)
+                straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline)
                 if straddling:
                     pipeline = only_buckets_of(pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(
                         min(straddling), later(max(straddling), SPAN))), straddling)
-                    trace.append((SESSIONS, pipeline))
                     for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                         _add(totals, fields, row)
                 split = set()
         for start, end in _runs(sorted(edges | split)):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
-            trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 _add(totals, fields, row)
     except OperationFailure as exc:
@@ -98,13 +90,12 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     return rows
 
 
-def _split_from_rollups(db, windows, days, types, fields, totals, deadline, trace):
+def _split_from_rollups(db, windows, days, types, fields, totals, deadline):
     """Count the hours ``windows`` (each cut by a midnight of the zone) from the sessions entries of
     their rollups: a session whose first and last action of the hour lie on one day is counted
     there from its per-type counts (every action between them is of that day); return the others,
     ``{window: {(userId, sessionId)}}``, which only the buckets can split."""
     pipeline = rollups.sessions_pipeline(None, None, sorted(windows))
-    trace.append((ROLLUPS, pipeline))
     straddling = {}
     for row in rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline):
         first, last = days.day_of(row["first"]), days.day_of(row["last"])
