@@ -43,6 +43,13 @@ class Processes:
         self.url = None
         self.servers = []
 
+    def use_database(self, url):
+        """Run on a MongoDB of one's own (``mongodb://host[:port][/db]``) instead of starting one;
+        ``new_database`` makes fresh databases in it, which the caller drops."""
+        url = url.rstrip("/")
+        self.url = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        return self.url
+
     def start_database(self):
         log = open(self.tmp / "secantus.log", "wb")
         self.db_process, url = local.start_secantus(self.tmp / "secantus", log_file=log)
@@ -111,11 +118,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_bytes(pid):
-    """Resident set size of a process, from /proc (0 when it is gone)."""
+def rss_bytes(pid, field="VmRSS"):
+    """Resident set size of a process (``VmHWM``: its peak), from /proc (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
