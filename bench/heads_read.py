@@ -1,4 +1,4 @@
-"""The read of a batch's newest buckets (``store.buckets._read_heads``), alone: database CPU per read.
+"""The read of a batch's newest buckets (``store.buckets.read_heads``), alone: database CPU per read.
 
     .venv/bin/python -m bench.heads_read [--py-spy PATH_TO_PY_SPY]
 
@@ -67,7 +67,7 @@ def _measure(db, pid, label, next_first):
     for _ in range(READS):
         first = next_first()
         keys = [(data.user_name(k % USERS), data.session_name(k)) for k in range(first, first + BATCH)]
-        buckets._read_heads(collection, keys, False, None)
+        buckets.read_heads(collection, keys, False, None)
     cpu, wall = cpu_seconds(pid) - cpu_before, time.perf_counter() - wall_before
     if label is not None:
         print(f"{label:16s} database CPU {cpu / READS * 1000:6.2f} ms per read, wall {wall / READS * 1000:6.2f} ms")
