@@ -1,6 +1,6 @@
 """The write planner (``buckets.plan_write``) without a database: what one ingest would write,
-from the parsed batch and the heads a read found; and the hand-built BSON of its writes against
-``bson.encode`` of the same documents, byte for byte."""
+from the parsed batch and the heads a read found; and the hand-built BSON of its writes
+(``bucket_bson``) against ``bson.encode`` of the same documents, byte for byte."""
 import json
 from datetime import datetime
 
@@ -9,7 +9,7 @@ from bson import ObjectId
 from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, UpdateOne
 
-from logstore.store import buckets, rollups
+from logstore.store import bucket_bson, buckets, rollups
 from logstore.store.buckets import BUCKET_MAX_ACTIONS, IngestResult, SessionHeads
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -169,3 +169,13 @@ def test_the_encoded_append_is_the_plain_update_byte_for_byte():
     assert isinstance(parts(raw)[1], RawBSONDocument)
     assert parts(raw)[1].raw == bson.encode(parts(plain)[1])
     assert parts(raw)[0] == parts(plain)[0]
+
+
+def test_bucket_bson_builds_what_bson_encode_builds():
+    array_length, array = bucket_bson.encoded_list([1, "two", {"three": 3}])
+    assert array_length == len(bson.encode({"a": [1, "two", {"three": 3}]}))
+    fields = {"_id": ObjectId(), "x": 1, "y": {"z": "é"}}
+    assert bucket_bson.with_array(fields, "list", array).raw == bson.encode({**fields, "list": [1, "two", {"three": 3}]})
+    rest = {"$inc": {"count": 3}, "$max": {"last": 9}}
+    assert bucket_bson.push_each_first("list", array, rest).raw == bson.encode(
+        {"$push": {"list": {"$each": [1, "two", {"three": 3}]}}, **rest})

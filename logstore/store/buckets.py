@@ -19,19 +19,17 @@ the read, and sees the winner's actions and ids.
 from __future__ import annotations
 
 import itertools
-import struct
 from dataclasses import dataclass, field
 
 import bson
 from bson import ObjectId
-from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
 from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hours, rollups
+from . import bucket_bson, extent, hours, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -321,12 +319,11 @@ class _Sizes:
     """
 
     def __init__(self, actions):
-        encoded = bson.encode({"a": actions})
-        if len(encoded) <= BUCKET_MAX_BYTES // 4:
-            self.mean = len(encoded) // len(actions) + 1
+        length, array = bucket_bson.encoded_list(actions)
+        if length <= BUCKET_MAX_BYTES // 4:
+            self.mean = length // len(actions) + 1
             self.each = None
-            # {"a": [...]} is: int32 length, 0x04 "a" NUL, the array document, NUL.
-            self.array = encoded[7:-1]
+            self.array = array
         else:
             self.mean = None
             self.each = [len(bson.encode(action)) for action in actions]
@@ -359,28 +356,31 @@ def summary(actions):
 
 
 def _append_update(actions, size):
+    return {"$push": {"actions": {"$each": actions}}, **_summary_update(actions, size)}
+
+
+def _summary_update(actions, size):
+    """What an append of ``actions`` (``size`` bytes) changes in a bucket beside its actions."""
     first, last, types, counts = summary(actions)
     return {
-        "$push": {"actions": {"$each": actions}},
-        "$inc": _increments(len(actions), size, counts),
+        "$inc": {"count": len(actions), "bytes": size, **{f"n.{kind}": number for kind, number in counts.items()}},
         "$min": {"first": first},
         "$max": {"last": last},
         "$addToSet": {"types": {"$each": types}},
     }
 
 
-def _increments(count, size, counts):
-    return {"count": count, "bytes": size, **{f"n.{kind}": number for kind, number in counts.items()}}
-
-
 def new_bucket(key, number, window, actions, size):
     """A bucket document of ``actions`` (all of window ``window``), number ``number`` of its session."""
+    return {**_bucket_fields(key, number, window, actions, size), "actions": actions}
+
+
+def _bucket_fields(key, number, window, actions, size):
     first, last, types, counts = summary(actions)
     return {
         "userId": key[0], "sessionId": key[1], "b": number, "w": window,
         "count": len(actions), "bytes": size,
         "first": first, "last": last, "types": types, "n": counts,
-        "actions": actions,
     }
 
 
@@ -389,33 +389,10 @@ def _raw_new_bucket(key, number, window, actions, size, array):
 
     The ``_id`` is made here as pymongo would (a client-side ObjectId, the first field).
     """
-    first, last, types, counts = summary(actions)
-    head = bson.encode({
-        "_id": ObjectId(), "userId": key[0], "sessionId": key[1], "b": number, "w": window,
-        "count": len(actions), "bytes": size,
-        "first": first, "last": last, "types": types, "n": counts,
-    })
-    return RawBSONDocument(_bson_document(head[4:-1] + b"\x04actions\x00" + array))
+    return bucket_bson.with_array({"_id": ObjectId(), **_bucket_fields(key, number, window, actions, size)},
+                                  "actions", array)
 
 
 def _raw_append_update(actions, size, array):
     """``_append_update`` of all ``actions`` as BSON, around their encoded ``array``."""
-    first, last, types, counts = summary(actions)
-    rest = bson.encode({
-        "$inc": _increments(len(actions), size, counts),
-        "$min": {"first": first},
-        "$max": {"last": last},
-        "$addToSet": {"types": {"$each": types}},
-    })
-    push = _bson_document(b"\x03actions\x00" + _bson_document(b"\x04$each\x00" + array))
-    return RawBSONDocument(_bson_document(b"\x03$push\x00" + push + rest[4:-1]))
-
-
-def _bson_document(elements):
-    """A BSON document of already encoded elements: int32 total length, the elements, NUL."""
-    return _INT32.pack(len(elements) + 5) + elements + b"\x00"
-
-
-_INT32 = struct.Struct("<i")
-
-
+    return bucket_bson.push_each_first("actions", array, _summary_update(actions, size))
