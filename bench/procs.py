@@ -5,7 +5,6 @@ removes the temporary directory, also after Ctrl-C.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -19,19 +18,6 @@ from pymongo import MongoClient
 from logstore import local, store
 
 ROOT = local.ROOT
-
-
-@contextlib.contextmanager
-def scratch_secantus():
-    """A SecantusDB daemon as the launcher starts it, in a temporary folder, for one measurement:
-    yields ``(process, url)``; stopped and removed afterwards."""
-    with tempfile.TemporaryDirectory() as directory:
-        process, url = local.start_secantus(directory)
-        try:
-            local.wait_for_mongo(url, process)
-            yield process, url
-        finally:
-            local.stop(process)
 
 
 class Processes:
