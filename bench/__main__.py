@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 
 from . import dashboard, ingest, insights, load, query, shapes, streaming, ten_million
+from .commands import Commands
 from .procs import Processes
 from .report import Report
 from .timing import Http
@@ -53,6 +54,7 @@ class Context:
     report: Report
     sizes: tuple
     client: object = None
+    commands: Commands = field(default_factory=Commands)   # what ``client`` sends (bench.commands)
     at_each_size: list = field(default_factory=list)
     users_for_ingest: int = 10_000   # the spec's "10,000 users sending at once"
     next_session: int = 10_000_000
@@ -83,7 +85,7 @@ def main(argv=None):
     ctx = Context(quick=args.quick, procs=procs, report=report, sizes=QUICK_SIZES if args.quick else FULL_SIZES)
     try:
         procs.start_database()
-        ctx.client = procs.client()
+        ctx.client = procs.client(event_listeners=[ctx.commands])
         ctx.at_each_size = [_guarded(p) for p in PARTS if p.at_each_size and p.name in chosen]
         for part in PARTS:
             if part.name in chosen and not part.at_each_size:

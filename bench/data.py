@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from pymongo import InsertOne
-
 from logstore import spans, validation
 from logstore.store import buckets, extent, hours, rollups
 
@@ -56,27 +54,19 @@ def body(sessions):
 
 
 def stored_documents(raw_body):
-    """The bucket documents the service stores for ``raw_body`` into an empty collection."""
+    """The bucket documents the service stores for ``raw_body`` into an empty collection (plain dicts)."""
     documents = []
-    for session in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
-        key, actions = session
-        documents.extend(op._doc for op in buckets.session_operations(key, None, spans.by_window(actions), encode=False)
-                         if isinstance(op, InsertOne))
+    for key, actions in buckets.merge_sessions(validation.parse_batch(raw_body)).items():
+        documents.extend(buckets.session_writes(key, None, spans.by_window(actions), encode=False)[1])
     return documents
 
 
 def stored_writes(raw_body):
-    """Every write operation the service sends for ``raw_body`` into an empty store: the buckets',
-    the hours' counts and the rollups (the CPU of a POST beyond validation, without the database)."""
-    operations = []
-    totals = rollups.Changes()
-    for key, actions in buckets._merge_sessions(validation.parse_batch(raw_body)).items():
-        by_window = spans.by_window(actions)
-        operations.extend(buckets.session_operations(key, None, by_window))
-        operations.extend(hours.added(key, by_window))
-        for window, in_window in by_window.items():
-            totals.add(key, window, in_window)
-    return operations + totals.added(0)
+    """Every write operation the service sends for ``raw_body`` into an empty store, as its write
+    planner makes them: the buckets', the hours' counts and the rollups (the CPU of a POST beyond
+    validation, without the database)."""
+    plan = buckets.plan_write(buckets.merge_sessions(validation.parse_batch(raw_body)), {})
+    return plan.bucket_operations() + plan.hours + plan.rollups
 
 
 def hour_documents(documents):

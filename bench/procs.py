@@ -5,7 +5,6 @@ removes the temporary directory, also after Ctrl-C.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -21,19 +20,6 @@ from logstore import local, store
 ROOT = local.ROOT
 
 
-@contextlib.contextmanager
-def scratch_secantus():
-    """A SecantusDB daemon as the launcher starts it, in a temporary folder, for one measurement:
-    yields ``(process, url)``; stopped and removed afterwards."""
-    with tempfile.TemporaryDirectory() as directory:
-        process, url = local.start_secantus(directory)
-        try:
-            local.wait_for_mongo(url, process)
-            yield process, url
-        finally:
-            local.stop(process)
-
-
 class Processes:
     """A temp dir, one database server, and the gunicorn servers started on it."""
 
@@ -42,6 +28,13 @@ class Processes:
         self.db_process = None
         self.url = None
         self.servers = []
+
+    def use_database(self, url):
+        """Run on a MongoDB of one's own (``mongodb://host[:port][/db]``) instead of starting one;
+        ``new_database`` makes fresh databases in it, which the caller drops."""
+        url = url.rstrip("/")
+        self.url = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        return self.url
 
     def start_database(self):
         log = open(self.tmp / "secantus.log", "wb")
@@ -73,7 +66,7 @@ class Processes:
         env.update(extra_env or {})
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")
         process = Popen(command, cwd=ROOT, env=env, stdout=log, stderr=STDOUT,
-                        preexec_fn=local._die_with_parent)
+                        preexec_fn=local.die_with_parent)
         self.servers.append(process)
         base = f"http://127.0.0.1:{port}"
         local.wait_for_http(base + "/health", process)
@@ -111,11 +104,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_bytes(pid):
-    """Resident set size of a process, from /proc (0 when it is gone)."""
+def rss_bytes(pid, field="VmRSS"):
+    """Resident set size of a process (``VmHWM``: its peak), from /proc (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass

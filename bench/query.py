@@ -10,7 +10,6 @@ what the HTTP layer adds.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from http.client import RemoteDisconnected
 from datetime import timedelta, timezone
@@ -20,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from logstore import filters, pipelines, store
 
-from . import data
+from . import commands, data
 from .report import spread
 from .timing import Http, percentile, ratio
 
@@ -104,8 +103,8 @@ class Probe:
         self.filter = log_filter(params)
         self.path = path or "/logs?" + urlencode(params)
 
-    def direct(self, db, trace=None):
-        return store.query_page(db, self.filter, self.limit, self.after, trace=trace)
+    def direct(self, db):
+        return store.query_page(db, self.filter, self.limit, self.after)
 
 
 def page_probes(ctx, base, database):
@@ -120,7 +119,7 @@ def page_probes(ctx, base, database):
             first = Probe(f"{name}, page 1", params, PAGE_LIMIT)
             path, after = first.path, None
             for _ in range(DEEP_PAGE - 1):
-                path = _next_path(http, path)
+                path = next_path(http, path)
                 rows, more = first.direct(db) if after is None else store.query_page(db, first.filter, PAGE_LIMIT, after)
                 if path is None or not more:
                     raise RuntimeError(f"{name}: fewer than {DEEP_PAGE} pages of {PAGE_LIMIT}")
@@ -131,7 +130,7 @@ def page_probes(ctx, base, database):
     return probes
 
 
-def _next_path(http, path):
+def next_path(http, path):
     """GET ``path``; the path and query of its ``Link: rel="next"`` (None without one)."""
     try:
         http.connection.request("GET", path)
@@ -167,7 +166,7 @@ def measure(ctx, base, database, sessions, repeats, pages):
                 fast = probe.name in USER_SHAPES
                 if not fast and turn % FAST_RUNS != 0:
                     continue
-                steps = [("http", lambda: _get(http, probe.path)), ("direct", lambda: probe.direct(db))]
+                steps = [("http", lambda: get_ok(http, probe.path)), ("direct", lambda: probe.direct(db))]
                 order = turn if fast else turn // FAST_RUNS
                 for kind, step in (steps if order % 2 == 0 else steps[::-1]):
                     start = time.perf_counter()
@@ -178,7 +177,7 @@ def measure(ctx, base, database, sessions, repeats, pages):
             if turn % FAST_RUNS == 0 and (turn == 0 or turn // FAST_RUNS <= STATS_RUNS):
                 for name, (params, group_by, tz) in STATS_SHAPES.items():
                     the_filter = log_filter({})
-                    steps = [("http", lambda: _get(http, "/logs/stats?" + urlencode(params))),
+                    steps = [("http", lambda: get_ok(http, "/logs/stats?" + urlencode(params))),
                              ("direct", lambda: store.action_stats(db, the_filter, group_by, tz))]
                     for kind, step in (steps if turn % 2 == 0 else steps[::-1]):
                         start = time.perf_counter()
@@ -191,7 +190,7 @@ def measure(ctx, base, database, sessions, repeats, pages):
     return timings
 
 
-def _get(http, path):
+def get_ok(http, path):
     status, body = http.request("GET", path)
     if status != 200:
         raise RuntimeError(f"GET {path} answered {status}: {body[:300]!r}")
@@ -199,44 +198,15 @@ def _get(http, path):
 
 
 def explain(ctx, database, sessions, pages):
-    """Per shape and page: every pipeline ``store.query_page`` ran, explained; index keys and bucket
-    documents examined in all, the indexes used, and the actions the page returned."""
+    """Per shape and page: every pipeline ``store.query_page`` sent (``bench.commands``), explained;
+    index keys and bucket documents examined in all, the indexes used, and the actions the page
+    returned."""
     db = ctx.client[database]
     summary = {}
     for probe in pages + other_probes(sessions, 0):
-        trace = []
-        rows, _ = probe.direct(db, trace)
-        keys = docs = 0
-        names = []
-        for pipeline in trace:
-            explained = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
-                                   verbosity="executionStats")
-            stats = explained.get("executionStats") or explained["stages"][0]["$cursor"]["executionStats"]
-            plan = explained.get("queryPlanner") or explained["stages"][0]["$cursor"]["queryPlanner"]
-            keys += stats.get("totalKeysExamined", 0)
-            docs += stats.get("totalDocsExamined", 0)
-            names += _index_names(plan)
-        summary[probe.name] = {"index": ", ".join(dict.fromkeys(names)) or "?", "reads": len(trace),
-                               "keys": keys, "docs": docs, "returned": len(rows)}
+        (rows, _), found = commands.examined(ctx, db, lambda: probe.direct(db))
+        summary[probe.name] = {**found, "returned": len(rows)}
     return summary
-
-
-def _index_names(plan):
-    names = []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if node.get("stage") == "COLLSCAN":
-                names.append("COLLSCAN")
-            if "indexName" in node:
-                names.append(node["indexName"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-    walk(json.loads(json.dumps(plan, default=str)))
-    return names
 
 
 def unwound_share(ctx, database):
@@ -247,10 +217,10 @@ def unwound_share(ctx, database):
     shares = {}
     for name, (_, group_by, tz) in STATS_SHAPES.items():
         the_filter = log_filter({})
-        trace = []
-        counted = sum(row["count"] for row in store.action_stats(db, the_filter, group_by, tz, trace=trace))
+        with ctx.commands.recording() as sent:
+            counted = sum(row["count"] for row in store.action_stats(db, the_filter, group_by, tz))
         hours_read = in_buckets = unwound = 0
-        for collection, pipeline in trace:
+        for collection, pipeline in commands.aggregates(sent):
             matches = list(itertools.takewhile(lambda stage: "$match" in stage, pipeline))
             if collection == store.SESSIONS:
                 whole = pipelines.whole_bucket(the_filter, "day" in group_by, tz)
@@ -354,7 +324,7 @@ def _report_explain(ctx, explains):
             rows.append((f"{size:,}", name, item["index"], item["reads"], item["keys"], item["docs"],
                          item["returned"], f"{per:.3f}", f"≤ 2: {'met' if per <= 2 else 'NOT met'}"))
     ctx.report.table(
-        "`explain` (executionStats) of every pipeline one page ran (`store.query_page(..., trace=…)`): the "
+        "`explain` (executionStats) of every pipeline one page ran (`store.query_page`, its commands seen by a pymongo command listener): the "
         "indexes used, the window reads, index keys and bucket documents examined in all, actions returned, "
         "and (keys + docs) per action returned",
         ("actions", "shape", "indexes", "reads", "keys", "docs", "returned", "examined per returned", "target"),
@@ -374,7 +344,7 @@ def _report_shares(ctx, shares):
             rows.append((f"{size:,}", name, f"{counted:,}", f"{hours_read:,}", f"{in_buckets:,}", f"{unwound:,}",
                          f"{share:.1%}", f"≤ 10%: {'met' if share <= 0.10 else 'NOT met'}"))
     ctx.report.table(
-        "Stats over the whole store (no range), as `store.action_stats(..., trace=…)` ran them: hour documents "
+        "Stats over the whole store (no range), as `store.action_stats` ran them (seen by a pymongo command listener): hour documents "
         "read (`session_hours`), actions in the buckets read (windows a midnight of the zone cuts), of those "
         "unwound action by action (buckets not whole) against all actions counted",
         ("actions", "stats", "counted", "hour documents read", "actions in buckets read", "unwound", "share",

@@ -19,8 +19,8 @@ from urllib.parse import urlencode
 
 from logstore import pipelines, store
 
-from . import data
-from .query import Probe, _next_path, _index_names, log_filter, utc
+from . import commands, data
+from .query import Probe, next_path, log_filter, utc
 from .report import spread
 from .timing import Http, percentile, ratio
 
@@ -112,7 +112,7 @@ def probes(ctx, base, db, shape, size):
             found.append((name, 1, first))
             path, after, page = first.path, None, 1
             for _ in range(DEEP_PAGE - 1):
-                following = _next_path(http, path)
+                following = next_path(http, path)
                 rows, more = store.query_page(db, first.filter, PAGE_LIMIT, after)
                 if following is None or not more:
                     break
@@ -136,21 +136,9 @@ def timed(http, path, runs):
     return percentile(times, 0.5)
 
 
-def examined(db, probe):
-    trace = []
-    rows, _ = probe.direct(db, trace)
-    keys = docs = 0
-    names = []
-    for pipeline in trace:
-        answer = db.command("explain", {"aggregate": store.SESSIONS, "pipeline": pipeline, "cursor": {}},
-                            verbosity="executionStats")
-        stats = answer.get("executionStats") or answer["stages"][0]["$cursor"]["executionStats"]
-        plan = answer.get("queryPlanner") or answer["stages"][0]["$cursor"]["queryPlanner"]
-        keys += stats.get("totalKeysExamined", 0)
-        docs += stats.get("totalDocsExamined", 0)
-        names += _index_names(plan)
-    return {"reads": len(trace), "keys": keys, "docs": docs, "returned": len(rows),
-            "index": ", ".join(dict.fromkeys(names)) or "?"}
+def examined(ctx, db, probe):
+    (rows, _), found = commands.examined(ctx, db, lambda: probe.direct(db))
+    return {**found, "returned": len(rows)}
 
 
 def measure_shape(ctx, shape, size):
@@ -171,7 +159,7 @@ def measure_shape(ctx, shape, size):
             notes.append(f"`DELETE /logs?to={cut}` answered {status} {body[:60].decode(errors='replace')} "
                          f"in {time.perf_counter() - started:.1f} s")
         for name, page, probe in probes(ctx, base, db, shape, size):
-            results[(name, page)] = {"ms": timed(http, probe.path, RUNS) * 1000, **examined(db, probe)}
+            results[(name, page)] = {"ms": timed(http, probe.path, RUNS) * 1000, **examined(ctx, db, probe)}
         for name, params in (("stats groupBy=type", {"groupBy": "type"}),
                              ("stats groupBy=day,type tz=+05:30", {"groupBy": "day,type", "tz": "+05:30"})):
             results[(name, None)] = {"ms": timed(http, "/logs/stats?" + urlencode(params), STATS_RUNS) * 1000}

@@ -1,8 +1,8 @@
 """Export: rows/s and the worker's peak RSS while streaming every stored action through
 ``GET /logs/export`` (NDJSON), in time order (the default) and ``order=stored``, against pymongo
-alone iterating a stored-order pipeline over all buckets (``bench.export.STORED_ORDER``, unwound,
-nothing sorted). ``bench.export`` is the standalone version of this part, with CSV and a MongoDB of
-your own.
+alone iterating a stored-order pipeline over all buckets (``STORED_ORDER``, unwound, nothing
+sorted). ``bench.export`` is the standalone version of this part, with CSV and a MongoDB of your
+own, on the same processes (``bench.procs``) and the same measurement (``served``).
 """
 from __future__ import annotations
 
@@ -11,12 +11,15 @@ import time
 
 from logstore import store
 
-from .export import RAW_BATCH, STORED_ORDER
 from .procs import rss_bytes, worker_pids
 from .timing import Http, ratio
 
 ENDPOINT = "/logs/export"
 RSS_TARGET = 50 * 2**20
+RAW_BATCH = 2000
+# pymongo alone, in stored order: every bucket's actions, unwound, nothing sorted.
+STORED_ORDER = [{"$project": {"userId": 1, "sessionId": 1, "b": 1, "actions": 1}},
+                {"$unwind": {"path": "$actions", "includeArrayIndex": "i"}}]
 
 
 def available(ctx):
@@ -35,7 +38,7 @@ def run_at_size(ctx, size):
     raw_rate = raw_rows / raw_seconds
     rows_out = [("pymongo, stored-order pipeline", raw_rows, f"{raw_rate:,.0f}", "1.00", "", "", "")]
     for order in ("time", "stored"):
-        rows, seconds, before, peak = _served(ctx, f"{ENDPOINT}?format=ndjson&order={order}")
+        rows, seconds, before, peak = served(ctx.query_base, ctx.query_server, f"{ENDPOINT}?format=ndjson&order={order}")
         rate = rows / seconds
         growth = peak - before
         target = (f"≥ 0.5: {'met' if ratio(rate, raw_rate) >= 0.5 else 'NOT met'}" if order == "time" else "")
@@ -57,9 +60,10 @@ def run_at_size(ctx, size):
          "target (RSS growth)"), rows_out)
 
 
-def _served(ctx, path):
-    """Stream ``path``; return (rows, seconds, RSS before, peak RSS) of the busiest worker."""
-    pids = worker_pids(ctx.query_server)
+def served(base, server, path):
+    """Stream ``path`` from gunicorn ``server`` at ``base``; return (rows, seconds, RSS before, peak
+    RSS) of the busiest worker. A CSV's header line counts as a row."""
+    pids = worker_pids(server)
     before = max((rss_bytes(pid) for pid in pids), default=0)
     peak, done = [before], threading.Event()
 
@@ -72,7 +76,7 @@ def _served(ctx, path):
     sampler.start()
     start = time.perf_counter()
     try:
-        rows = _stream_lines(ctx.query_base, path)
+        rows = _stream_lines(base, path)
     finally:
         done.set()
         sampler.join()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from . import data
-from .query import _get, _next_path, utc
+from .query import get_ok, next_path, utc
 from .report import spread
 from .timing import Http, percentile
 
@@ -112,7 +112,7 @@ def run(ctx):
                 continue
             at = path
             for _ in range(DEEP_PAGE - 1):
-                at = _next_path(http, at)
+                at = next_path(http, at)
                 if at is None:
                     raise RuntimeError(f"{name}: fewer than {DEEP_PAGE} pages")
             deep[name] = at
@@ -126,7 +126,7 @@ def run(ctx):
         for turn in range(REPEATS + 1):        # turn 0 warms up and is not kept
             for name, path, _ in timed:
                 start = time.perf_counter()
-                _get(http, path)
+                get_ok(http, path)
                 if turn:
                     times[name].append(time.perf_counter() - start)
         for name, _, kind in timed:

@@ -31,7 +31,7 @@ LOCAL_GRACEFUL_SECONDS = 4
 STOP_SECONDS = 10
 
 
-def _die_with_parent():
+def die_with_parent():
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except OSError:
@@ -55,7 +55,7 @@ def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_fil
     module = "logstore.localdb" if patched else "secantus"
     command = [sys.executable, "-m", module, "--host", host, "--port", str(port),
                "--storage-path", str(data_dir), "--log-level", "WARNING", *extra_args]
-    process = subprocess.Popen(command, preexec_fn=_die_with_parent, stdout=log_file, stderr=log_file,
+    process = subprocess.Popen(command, preexec_fn=die_with_parent, stdout=log_file, stderr=log_file,
                                start_new_session=True)
     url = f"mongodb://{host}:{port}/logstore"
     wait_for_mongo(url, process)
@@ -178,7 +178,7 @@ def _start_gunicorn(env):
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "app:app", "--bind", f"{host}:{port}",
          "--workers", env.get("WEB_CONCURRENCY", "2"), "--graceful-timeout", str(LOCAL_GRACEFUL_SECONDS)],
-        env=env, preexec_fn=_die_with_parent, start_new_session=True,
+        env=env, preexec_fn=die_with_parent, start_new_session=True,
     )
     print(f"logstore: serving on http://{host}:{port} (docs at /docs); Ctrl-C stops it", flush=True)
     return server

@@ -10,6 +10,7 @@ from pymongo import MongoClient
 
 from logstore import create_app
 from logstore.config import Settings
+from tests.commands import SENT
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +50,8 @@ def server_types(request):
 
 @pytest.fixture(scope="session")
 def mongo_client(mongo_url):
-    client = MongoClient(mongo_url, serverSelectionTimeoutMS=5000, w="majority")
+    # SENT sees what a test's calls send (tests/commands.py); it records only inside SENT.aggregates().
+    client = MongoClient(mongo_url, serverSelectionTimeoutMS=5000, w="majority", event_listeners=[SENT])
     yield client
     client.close()
 

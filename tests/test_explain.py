@@ -1,5 +1,5 @@
 """Every read of every query shape is an index range, and a page examines about what it returns:
-checked with explain over the wire, on each pipeline an ordered read runs (``trace``)."""
+checked with explain over the wire, on each pipeline an ordered read sends (``tests.commands``)."""
 import json
 from datetime import datetime, timedelta
 
@@ -10,6 +10,7 @@ from logstore.filters import Bound, LogFilter
 from logstore.pipelines import sort_key
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
+from tests.commands import SENT
 
 FROM = Bound(datetime(2020, 1, 1, 6))
 TO = Bound(datetime(2020, 1, 2, 3))
@@ -52,10 +53,10 @@ def explained(db, pipeline):
 
 
 def examined_page(db, log_filter, after=None):
-    trace = []
-    rows, _ = store.query_page(db, log_filter, LIMIT, after, trace=trace)
+    with SENT.aggregates() as sent:
+        rows, _ = store.query_page(db, log_filter, LIMIT, after)
     plans, examined = [], 0
-    for pipeline in trace:
+    for _, pipeline in sent:
         plan, stats = explained(db, pipeline)
         plans.append(plan)
         examined += stats.get("totalKeysExamined", 0) + stats.get("totalDocsExamined", 0)

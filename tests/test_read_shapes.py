@@ -18,6 +18,7 @@ from logstore.filters import Bound, LogFilter
 from logstore.pipelines import sort_key
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
+from tests.commands import SENT
 
 TYPES = ("CLICK", "VIEW", "NAVIGATE")
 Z = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -113,8 +114,9 @@ def test_a_gap_of_years_costs_a_few_reads(gap):
     """The first page crosses the seven years with no read of the years between (the extent's runs):
     the seeks over the rest of the 2018 run (two days of slack: 15 s doubling up to a day, then a
     day each) and the windows of 2026, a few dozen reads, none of them wider than a day."""
-    trace = []
-    rows, _ = store.query_page(gap, LogFilter(), 10, trace=trace)
+    with SENT.aggregates() as sent:
+        rows, _ = store.query_page(gap, LogFilter(), 10)
+    trace = [pipeline for _, pipeline in sent]
     assert [r["actions"]["t"].year for r in rows[:3]] == [2018] * 3 and rows[3]["actions"]["t"].year == 2026
     assert len(trace) <= 40, len(trace)
     for pipeline in trace:       # no read asks for a range wider than a day: none reads the years
@@ -161,8 +163,8 @@ def test_a_walk_after_most_of_the_history_is_deleted(db, client):
     want = expected(db, LogFilter())
     assert want and min(want)[0] > datetime(2026, 1, 9)
     assert walk(db, LogFilter(), 29) == want
-    trace = []
-    store.query_page(db, LogFilter(), 29, trace=trace)
+    with SENT.aggregates() as trace:
+        store.query_page(db, LogFilter(), 29)
     assert len(trace) <= 40, len(trace)      # eight empty days: a seek a day at most, past the first
 
 
@@ -202,7 +204,7 @@ class Rows(monitoring.CommandListener):
 @pytest.fixture
 def counted(mongo_url, db):
     listener = Rows()
-    client = MongoClient(mongo_url, event_listeners=[listener])
+    client = MongoClient(mongo_url, event_listeners=[listener, SENT])
     yield client[db.name], listener
     client.close()
 
@@ -235,8 +237,9 @@ def test_what_a_page_returns_and_examines_is_bounded_by_the_page(counted, client
     limit, after = 20, None
     for page in range(3):
         listener.returned.clear()
-        trace = []
-        rows, more = store.query_page(db, log_filter, limit, after, trace=trace)
+        with SENT.aggregates() as sent:
+            rows, more = store.query_page(db, log_filter, limit, after)
+        trace = [pipeline for _, pipeline in sent]
         assert rows
         # Rows sent by the database: the page and the one that says a next exists, plus a row per seek.
         seeks = sum(1 for pipeline in trace if {"$limit": 1} in pipeline and not any("$unwind" in stage for stage in pipeline))

@@ -19,19 +19,17 @@ the read, and sees the winner's actions and ids.
 from __future__ import annotations
 
 import itertools
-import struct
 from dataclasses import dataclass, field
 
 import bson
 from bson import ObjectId
-from bson.raw_bson import RawBSONDocument
 from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
 from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hours, rollups
+from . import bucket_bson, extent, hours, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -79,7 +77,7 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     :raise transactions.StorageBusy: conflicts or transient errors on every attempt within the budget.
     :raise PyMongoError: the database cannot be reached (ConnectionFailure) or failed otherwise.
     """
-    merged = _merge_sessions(sessions)
+    merged = merge_sessions(sessions)
     budget = db.client.options.server_selection_timeout if retry_seconds is None else retry_seconds
     times = [action["t"] for actions in merged.values() for action in actions]
     if times:
@@ -104,8 +102,9 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
         return run_transaction(db.client, attempt, budget)
 
 
-def _merge_sessions(sessions):
-    """Join the parts of a batch that name the same session, keeping the order of actions."""
+def merge_sessions(sessions):
+    """Join the parts of a batch that name the same session, keeping the order of actions:
+    ``{(userId, sessionId): [action, …]}``."""
     merged = {}
     for log_session in sessions:
         key = (log_session.user_id, log_session.session_id)
@@ -116,52 +115,107 @@ def _merge_sessions(sessions):
     return merged
 
 
-def _write(db, merged, session, on_commit, hours_found, k=0):
-    collection = db[SESSIONS]
-    with_ids = any("id" in action for actions in merged.values() for action in actions)
-    heads, known_ids = _read_heads(collection, list(merged), with_ids, session)
-    result = IngestResult(sessions=len(merged))
-    # Every update before every insert: an ordered bulk write sends one command per run of one
-    # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
-    # writes are the same; which runs first does not matter inside the transaction, where any
-    # failure (a conflict, a duplicate bucket) undoes all of them.
-    updates, inserts, counts = [], [], []
+@dataclass
+class WritePlan:
+    """Every write of one ingest, worked out before any is sent (``plan_write``).
+
+    Every update before every insert: an ordered bulk write sends one command per run of one
+    kind, so sessions alternating "fill the head, open a bucket" would cost a round trip each.
+    Which runs first does not matter inside the transaction, where any failure (a conflict, a
+    duplicate bucket) undoes all of them.
+    """
+
+    result: IngestResult
+    appends: list = field(default_factory=list)       # UpdateOne per head filled, on its ``count`` as read
+    new_buckets: list = field(default_factory=list)   # bucket documents to insert (dicts, or RawBSONDocument)
+    hours: list = field(default_factory=list)         # the hours' counts (``hours.added``)
+    rollups: list = field(default_factory=list)       # the rollups' ``$inc`` upserts (``rollups.Changes``)
+
+    def bucket_operations(self):
+        return self.appends + [InsertOne(document) for document in self.new_buckets]
+
+
+def with_ids(merged):
+    """Whether any action of the batch carries an ``id`` (then the heads read fetches the stored ids)."""
+    return any("id" in action for actions in merged.values() for action in actions)
+
+
+def plan_write(merged, heads, known_ids=None, upsert_hours=False, k=0, encode=True):
+    """The writes that store the batch ``merged`` (``merge_sessions``) over what the read found:
+    pure, no database.
+
+    :param heads: ``{key: SessionHeads}`` of the sessions already stored (``read_heads``).
+    :param known_ids: ``{key: {id, …}}``, the ids each stored session holds; with ids in the batch,
+        an action whose id is stored or repeated earlier in the batch is a duplicate, not written.
+    :param upsert_hours: every hour's counts as an ``$inc`` upsert (a retry after an insert met an
+        hour document already there).
+    :param k: the rollups' sub-bucket of this write (``rollups.slots``).
+    :param encode: see ``_window_operations``.
+    """
+    plan = WritePlan(IngestResult(sessions=len(merged)))
+    by_id = with_ids(merged)
+    known_ids = known_ids or {}
     totals = rollups.Changes()
     for key, actions in merged.items():
-        fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
-        result.duplicates += len(actions) - len(fresh)
-        result.actions += len(fresh)
+        fresh = _new_actions(actions, known_ids.get(key)) if by_id else actions
+        plan.result.duplicates += len(actions) - len(fresh)
+        plan.result.actions += len(fresh)
         if not fresh:
             continue
         by_window = spans.by_window(fresh)
-        for operation in session_operations(key, heads.get(key), by_window):
-            (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
+        appends, documents = session_writes(key, heads.get(key), by_window, encode)
+        plan.appends.extend(appends)
+        plan.new_buckets.extend(documents)
         stored_windows = heads[key].by_window if key in heads else ()
-        counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
+        plan.hours.extend(hours.added(key, by_window, stored_windows, upsert=upsert_hours))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window)
-    if updates or inserts:
-        written = collection.bulk_write(updates + inserts, ordered=True, session=session)
-        if written.matched_count != len(updates):
-            raise Conflict()
-        try:
-            db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
-        except (BulkWriteError, DuplicateKeyError) as exc:
-            # A racing writer's new hour (its buckets are then in our snapshot's future: the retry
-            # sees them) or an hour whose buckets expired before it: retried, with upserts.
-            if isinstance(exc, DuplicateKeyError) or is_duplicate_key(exc):
-                hours_found.append(True)
-            raise
-        # $inc upserts into this write's own sub-bucket (``rollups.slots``): a writer of another
-        # process meeting it there is a write conflict (or a duplicate key), retried like any race.
-        db[rollups.ROLLUPS].bulk_write(totals.added(k), ordered=True, session=session)
+    plan.rollups = totals.added(k)
+    return plan
+
+
+def _write(db, merged, session, on_commit, hours_found, k=0):
+    """One attempt of ``insert_sessions`` inside its transaction: read, plan, apply."""
+    heads, known_ids = read_heads(db[SESSIONS], list(merged), with_ids(merged), session)
+    plan = plan_write(merged, heads, known_ids, upsert_hours=bool(hours_found), k=k)
+    _apply(db, plan, session, hours_found)
     if on_commit is not None:
-        on_commit(session, result)
-    return result
+        on_commit(session, plan.result)
+    return plan.result
 
 
-def _read_heads(collection, keys, with_ids, session):
-    """Each session's ``SessionHeads`` (``{key: heads}``) and, if asked, the ids each session holds."""
+def _apply(db, plan, session, hours_found):
+    """Send the plan's writes in ``session``; a head that changed since the read is a ``Conflict``.
+
+    :param hours_found: gets an entry when an hour's insert met a document already there, so that
+        the retry upserts.
+    """
+    if not (plan.appends or plan.new_buckets):
+        return
+    written = db[SESSIONS].bulk_write(plan.bucket_operations(), ordered=True, session=session)
+    _check_heads(written, plan)
+    try:
+        db[hours.HOURS].bulk_write(plan.hours, ordered=True, session=session)
+    except (BulkWriteError, DuplicateKeyError) as exc:
+        # A racing writer's new hour (its buckets are then in our snapshot's future: the retry
+        # sees them) or an hour whose buckets expired before it: retried, with upserts.
+        if isinstance(exc, DuplicateKeyError) or is_duplicate_key(exc):
+            hours_found.append(True)
+        raise
+    # $inc upserts into this write's own sub-bucket (``rollups.slots``): a writer of another
+    # process meeting it there is a write conflict (or a duplicate key), retried like any race.
+    db[rollups.ROLLUPS].bulk_write(plan.rollups, ordered=True, session=session)
+
+
+def _check_heads(written, plan):
+    """Every append matched its head as read (same ``count``), else another writer got there first."""
+    if written.matched_count != len(plan.appends):
+        raise Conflict()
+
+
+def read_heads(collection, keys, with_ids, session=None):
+    """Each session's ``SessionHeads`` (``{key: heads}``) and, if asked, the ids each session holds
+    (``{key: {id, …}}``): one aggregate per ``HEADS_PER_READ`` sessions."""
     projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1}
     if with_ids:
         projection["actions.id"] = 1
@@ -195,20 +249,29 @@ def _new_actions(actions, known):
 
 
 def session_operations(key, heads, by_window, encode=True):
-    """The writes that store the actions of one session: per window, fill its head, open buckets.
+    """The writes that store the actions of one session: fill its heads, open buckets (every
+    ``UpdateOne``, then every ``InsertOne``).
 
     :param heads: the session's ``SessionHeads``, or None for a session not stored yet.
     :param by_window: the actions to store, grouped by ``spans.by_window``.
     :param encode: see ``_window_operations``.
     """
+    appends, documents = session_writes(key, heads, by_window, encode)
+    return appends + [InsertOne(document) for document in documents]
+
+
+def session_writes(key, heads, by_window, encode=True):
+    """``session_operations`` as ``(appends, new bucket documents)``: per window, fill its head,
+    open buckets."""
     heads = heads or SessionHeads()
-    operations, number = [], heads.next_b
+    appends, documents, number = [], [], heads.next_b
     # Windows in time order, so that bucket numbers grow with time within a session.
     for window in sorted(by_window):
-        more, number = _window_operations(key, window, heads.by_window.get(window), number,
-                                          by_window[window], encode)
-        operations.extend(more)
-    return operations
+        append, opened, number = _window_operations(key, window, heads.by_window.get(window), number,
+                                                    by_window[window], encode)
+        appends.extend(append)
+        documents.extend(opened)
+    return appends, documents
 
 
 def _window_operations(key, window, head, number, actions, encode):
@@ -218,11 +281,12 @@ def _window_operations(key, window, head, number, actions, encode):
     all of them carries that encoding as a ``RawBSONDocument``, so pymongo sends it as it is
     instead of encoding the actions a second time. ``encode=False`` gives plain dicts.
 
-    :return: the operations, and the next free bucket number of the session.
+    :return: the head's update (none or one), the new bucket documents, and the next free bucket
+        number of the session.
     """
     sizes = _Sizes(actions)
     whole = sizes.array if encode else None
-    operations = []
+    appends, documents = [], []
     index = 0
     if head is not None:
         count, used = head.get("count", 0), head.get("bytes", 0)
@@ -235,16 +299,16 @@ def _window_operations(key, window, head, number, actions, encode):
                 update = _raw_append_update(actions, sizes.total(0, index), whole)
             else:
                 update = _append_update(actions[:index], sizes.total(0, index))
-            operations.append(UpdateOne(condition, update))
+            appends.append(UpdateOne(condition, update))
     while index < len(actions):
         end = max(sizes.fits(index, 0, 0), index + 1)
         if whole is not None and index == 0 and end == len(actions):
             document = _raw_new_bucket(key, number, window, actions, sizes.total(0, end), whole)
         else:
             document = new_bucket(key, number, window, actions[index:end], sizes.total(index, end))
-        operations.append(InsertOne(document))
+        documents.append(document)
         index, number = end, number + 1
-    return operations, number
+    return appends, documents, number
 
 
 class _Sizes:
@@ -255,12 +319,11 @@ class _Sizes:
     """
 
     def __init__(self, actions):
-        encoded = bson.encode({"a": actions})
-        if len(encoded) <= BUCKET_MAX_BYTES // 4:
-            self.mean = len(encoded) // len(actions) + 1
+        length, array = bucket_bson.encoded_list(actions)
+        if length <= BUCKET_MAX_BYTES // 4:
+            self.mean = length // len(actions) + 1
             self.each = None
-            # {"a": [...]} is: int32 length, 0x04 "a" NUL, the array document, NUL.
-            self.array = encoded[7:-1]
+            self.array = array
         else:
             self.mean = None
             self.each = [len(bson.encode(action)) for action in actions]
@@ -293,28 +356,31 @@ def summary(actions):
 
 
 def _append_update(actions, size):
+    return {"$push": {"actions": {"$each": actions}}, **_summary_update(actions, size)}
+
+
+def _summary_update(actions, size):
+    """What an append of ``actions`` (``size`` bytes) changes in a bucket beside its actions."""
     first, last, types, counts = summary(actions)
     return {
-        "$push": {"actions": {"$each": actions}},
-        "$inc": _increments(len(actions), size, counts),
+        "$inc": {"count": len(actions), "bytes": size, **{f"n.{kind}": number for kind, number in counts.items()}},
         "$min": {"first": first},
         "$max": {"last": last},
         "$addToSet": {"types": {"$each": types}},
     }
 
 
-def _increments(count, size, counts):
-    return {"count": count, "bytes": size, **{f"n.{kind}": number for kind, number in counts.items()}}
-
-
 def new_bucket(key, number, window, actions, size):
     """A bucket document of ``actions`` (all of window ``window``), number ``number`` of its session."""
+    return {**_bucket_fields(key, number, window, actions, size), "actions": actions}
+
+
+def _bucket_fields(key, number, window, actions, size):
     first, last, types, counts = summary(actions)
     return {
         "userId": key[0], "sessionId": key[1], "b": number, "w": window,
         "count": len(actions), "bytes": size,
         "first": first, "last": last, "types": types, "n": counts,
-        "actions": actions,
     }
 
 
@@ -323,33 +389,10 @@ def _raw_new_bucket(key, number, window, actions, size, array):
 
     The ``_id`` is made here as pymongo would (a client-side ObjectId, the first field).
     """
-    first, last, types, counts = summary(actions)
-    head = bson.encode({
-        "_id": ObjectId(), "userId": key[0], "sessionId": key[1], "b": number, "w": window,
-        "count": len(actions), "bytes": size,
-        "first": first, "last": last, "types": types, "n": counts,
-    })
-    return RawBSONDocument(_bson_document(head[4:-1] + b"\x04actions\x00" + array))
+    return bucket_bson.with_array({"_id": ObjectId(), **_bucket_fields(key, number, window, actions, size)},
+                                  "actions", array)
 
 
 def _raw_append_update(actions, size, array):
     """``_append_update`` of all ``actions`` as BSON, around their encoded ``array``."""
-    first, last, types, counts = summary(actions)
-    rest = bson.encode({
-        "$inc": _increments(len(actions), size, counts),
-        "$min": {"first": first},
-        "$max": {"last": last},
-        "$addToSet": {"types": {"$each": types}},
-    })
-    push = _bson_document(b"\x03actions\x00" + _bson_document(b"\x04$each\x00" + array))
-    return RawBSONDocument(_bson_document(b"\x03$push\x00" + push + rest[4:-1]))
-
-
-def _bson_document(elements):
-    """A BSON document of already encoded elements: int32 total length, the elements, NUL."""
-    return _INT32.pack(len(elements) + 5) + elements + b"\x00"
-
-
-_INT32 = struct.Struct("<i")
-
-
+    return bucket_bson.push_each_first("actions", array, _summary_update(actions, size))

@@ -21,6 +21,7 @@ the per-session hours, older ones the buckets alone.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import timedelta, timezone
 
 from pymongo.errors import OperationFailure
@@ -39,82 +40,124 @@ from .reads import run
 ONE_MS = timedelta(milliseconds=1)
 
 
-def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
-    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted.
-
-    :param trace: a list that receives ``(collection name, pipeline)`` of each read (the benchmark).
-    """
-    fields = [pipelines.GROUP_KEYS[name] for name in group_by]
-    trace = trace if trace is not None else []
-    try:
+def action_stats(db, log_filter, group_by, tz, deadline=None):
+    """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
+    with _zone_known_to_the_server(tz):
         layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
-        if not extent.at_least(layout, extent.WITH_HOURS):
-            pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
-            trace.append((SESSIONS, pipeline))
-            return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
+        count = _Count(db, log_filter, group_by, tz, deadline)
+        source = stats_source(layout, log_filter, count.fields)
+        if source == SESSIONS:
+            return run(db[SESSIONS], pipelines.stats_pipeline(log_filter, group_by, tz), deadline, allowDiskUse=True)
         lo, hi, edges = _whole_windows(log_filter)
-        totals = {}
-        split = set()
+        from_buckets = set(edges)
         if lo is None or hi is None or lo < hi:
-            days = _Days(tz, "day" in fields)
-            types = log_filter.types or pipelines.ALL_TYPES
-            rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields)
-            if rolled:
-                collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
+            split = count.whole_windows(source, lo, hi)
+            if source == ROLLUPS:
+                count.sessions_in_buckets(count.split_from_rollups(split))
             else:
-                collection, pipeline = db[HOURS], pipelines.hours_stats_pipeline(log_filter, group_by, lo, hi)
-            trace.append((collection.name, pipeline))
-            for row in run(collection, pipeline, deadline, allowDiskUse=True):
-                window = row["_id"]["w"]
-                day = days.of(window)
-                if day is None:
-                    split.add(window)
-                    continue
-                for kind in types:
-                    if row[kind]:
-                        values = {**row["_id"], "type": kind, "day": day}
-                        _add(totals, fields, {"_id": values, "count": row[kind]})
-            if rolled and split:
-                straddling = _split_from_rollups(db, split, days, types, fields, totals, deadline, trace)
-                if straddling:
-                    pipeline = only_buckets_of(pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(
-                        min(straddling), later(max(straddling), SPAN))), straddling)
-                    trace.append((SESSIONS, pipeline))
-                    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
-                        _add(totals, fields, row)
-                split = set()
-        for start, end in _runs(sorted(edges | split)):
-            pipeline = pipelines.stats_pipeline(log_filter, group_by, tz, first_range=(start, end))
-            trace.append((SESSIONS, pipeline))
-            for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
-                _add(totals, fields, row)
+                from_buckets |= split
+        count.windows_in_buckets(from_buckets)
+    return count.rows()
+
+
+def stats_source(layout, log_filter, fields):
+    """Which collection counts the whole windows: ``ROLLUPS`` (no user or session asked for, on
+    the current layout), ``HOURS`` (the per-session hours), or ``SESSIONS``: a store older than
+    the hours has only its buckets, which then count everything."""
+    if not extent.at_least(layout, extent.WITH_HOURS):
+        return SESSIONS
+    if extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields):
+        return ROLLUPS
+    return HOURS
+
+
+@contextmanager
+def _zone_known_to_the_server(tz):
+    """Python's tz database knew the name but the server's does not (a version apart)."""
+    try:
+        yield
     except OperationFailure as exc:
-        # Python's tz database knew the name but the server's does not (a version apart).
         if exc.code in (40485, 40517):
             raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
         raise
-    rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in totals.items()]
-    rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())
-    return rows
 
 
-def _split_from_rollups(db, windows, days, types, fields, totals, deadline, trace):
-    """Count the hours ``windows`` (each cut by a midnight of the zone) from the sessions entries of
-    their rollups: a session whose first and last action of the hour lie on one day is counted
-    there from its per-type counts (every action between them is of that day); return the others,
-    ``{window: {(userId, sessionId)}}``, which only the buckets can split."""
-    pipeline = rollups.sessions_pipeline(None, None, sorted(windows))
-    trace.append((ROLLUPS, pipeline))
-    straddling = {}
-    for row in rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline):
-        first, last = days.day_of(row["first"]), days.day_of(row["last"])
-        if first != last:
-            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
-            continue
-        for kind in types:
-            if row["n"].get(kind):
-                _add(totals, fields, {"_id": {"w": row["w"], "type": kind, "day": first}, "count": row["n"][kind]})
-    return straddling
+class _Count:
+    """The totals of one ``action_stats`` call, ``{(value of each field, …): count}``, and the reads
+    that add to them, one method a kind of read."""
+
+    def __init__(self, db, log_filter, group_by, tz, deadline):
+        self.db, self.log_filter, self.group_by, self.tz, self.deadline = db, log_filter, group_by, tz, deadline
+        self.fields = [pipelines.GROUP_KEYS[name] for name in group_by]
+        self.types = log_filter.types or pipelines.ALL_TYPES
+        self.totals = {}
+        self.days = None
+
+    def whole_windows(self, source, lo, hi):
+        """Add the counts of the windows ``[lo, hi)`` from ``source`` (rollups or hours); return the
+        windows a midnight of the zone cuts, which these counts cannot split by day."""
+        self.days = _Days(self.tz, "day" in self.fields)
+        if source == ROLLUPS:
+            pipeline = rollups.counts_pipeline(lo, hi)
+        else:
+            pipeline = pipelines.hours_stats_pipeline(self.log_filter, self.group_by, lo, hi)
+        split = set()
+        for row in run(self.db[source], pipeline, self.deadline, allowDiskUse=True):
+            window = row["_id"]["w"]
+            day = self.days.of(window)
+            if day is None:
+                split.add(window)
+                continue
+            for kind in self.types:
+                if row[kind]:
+                    self.add({"_id": {**row["_id"], "type": kind, "day": day}, "count": row[kind]})
+        return split
+
+    def split_from_rollups(self, windows):
+        """Count the hours ``windows`` (each cut by a midnight of the zone) from the sessions entries
+        of their rollups: a session whose first and last action of the hour lie on one day is
+        counted there from its per-type counts (every action between them is of that day); return
+        the others, ``{window: {(userId, sessionId)}}``, which only the buckets can split."""
+        if not windows:
+            return {}
+        pipeline = rollups.sessions_pipeline(None, None, sorted(windows))
+        straddling = {}
+        for row in rollups.sessions_rows(self.db[ROLLUPS], pipeline, _run_all, self.deadline):
+            first, last = self.days.day_of(row["first"]), self.days.day_of(row["last"])
+            if first != last:
+                straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+                continue
+            for kind in self.types:
+                if row["n"].get(kind):
+                    self.add({"_id": {"w": row["w"], "type": kind, "day": first}, "count": row["n"][kind]})
+        return straddling
+
+    def sessions_in_buckets(self, straddling):
+        """Add the counts of the sessions ``straddling`` names per window, from their buckets, in one read."""
+        if not straddling:
+            return
+        pipeline = only_buckets_of(pipelines.stats_pipeline(self.log_filter, self.group_by, self.tz, first_range=(
+            min(straddling), later(max(straddling), SPAN))), straddling)
+        for row in run(self.db[SESSIONS], pipeline, self.deadline, allowDiskUse=True):
+            self.add(row)
+
+    def windows_in_buckets(self, windows):
+        """Add the counts of ``windows`` from their buckets, a read per run of consecutive windows."""
+        for start, end in _runs(sorted(windows)):
+            pipeline = pipelines.stats_pipeline(self.log_filter, self.group_by, self.tz, first_range=(start, end))
+            for row in run(self.db[SESSIONS], pipeline, self.deadline, allowDiskUse=True):
+                self.add(row)
+
+    def add(self, row):
+        key = tuple(row["_id"][field] for field in self.fields) if self.fields else ()
+        self.totals[key] = self.totals.get(key, 0) + row["count"]
+
+    def rows(self):
+        """The totals as the ``stats_pipeline`` rows, sorted by their fields."""
+        fields = self.fields
+        rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in self.totals.items()]
+        rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())
+        return rows
 
 
 def only_buckets_of(pipeline, straddling):
@@ -209,8 +252,3 @@ def _runs(windows):
         else:
             ranges.append([window, later(window, SPAN)])
     return [tuple(r) for r in ranges]
-
-
-def _add(totals, fields, row):
-    key = tuple(row["_id"][field] for field in fields) if fields else ()
-    totals[key] = totals.get(key, 0) + row["count"]

@@ -107,15 +107,13 @@ def run(collection, pipeline, deadline, **options):
         raise QueryTimeout() from None
 
 
-def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, trace=None, sort=True, total=None):
+def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, sort=True, total=None):
     """Yield the matching action rows in time order (``pipelines.sort_key``), lazily.
 
     :param after: a sort key: only rows after it (a page's cursor).
     :param want: at most how many rows one read returns.
     :param total: how many rows the caller takes in all (None: every one); no read asks for more
         than are still wanted.
-    :param trace: a list that receives each pipeline run (for ``explain`` in the benchmark and
-        tests): the seeks' and the windows' alike.
     :param sort: kept for callers; every read comes sorted by the server (its ``$limit`` needs it).
     """
     stored = extent.load(db, deadline.max_time_ms() if deadline else None)
@@ -127,7 +125,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
     width, given = FIRST_WIDTH, 0
-    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline, trace)
+    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline)
     while found is not None and position < stop:
         if found > position:
             # Past a gap: the data there may be denser than before it.
@@ -138,8 +136,6 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         hi = _window_end(position, width, min(stop, held[1]) if held else stop)
         limit = want if total is None else min(want, total - given)
         pipeline = pipelines.window_pipeline(log_filter, window_of(position), hi, after, position, limit)
-        if trace is not None:
-            trace.append(pipeline)
         rows = run(collection, pipeline, deadline)
         given += len(rows)
         yield from rows
@@ -157,7 +153,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         if not rows and (hi == window_of(hi) or (held and hi >= held[1])):
             # Nothing in the window, which ends on an hour: no bucket begun before it holds an
             # action after it, so the next bucket's hour is where the data goes on.
-            found = _next_hour(collection, log_filter, stored, hi, stop, deadline, trace)
+            found = _next_hour(collection, log_filter, stored, hi, stop, deadline)
 
 
 def _window_end(position, width, stop):
@@ -169,7 +165,7 @@ def _window_end(position, width, stop):
     return min(hi, stop)
 
 
-def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
+def _next_hour(collection, log_filter, stored, instant, stop, deadline):
     """The start of the first hour at or after ``instant`` (an hour's start) and before ``stop``
     that holds a bucket which may match, or None.
 
@@ -188,8 +184,6 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
         if instant >= hi:
             return None
         pipeline = pipelines.next_bucket_pipeline(log_filter, instant, hi)
-        if trace is not None:
-            trace.append(pipeline)
         found = run(collection, pipeline, deadline)
         if found:
             return window_of(found[0]["first"])
@@ -206,9 +200,9 @@ def _next_width(width, found, wanted):
     return max(MIN_WIDTH, min(MAX_WIDTH, width * min(MAX_GROWTH, wanted / found if found else MAX_GROWTH)))
 
 
-def query_page(db, log_filter, limit, after=None, deadline=None, trace=None):
+def query_page(db, log_filter, limit, after=None, deadline=None):
     """One page of matching action rows in time order, and whether more rows follow."""
-    rows = list(islice(ordered_rows(db, log_filter, after, limit + 1, deadline, trace, total=limit + 1), limit + 1))
+    rows = list(islice(ordered_rows(db, log_filter, after, limit + 1, deadline, total=limit + 1), limit + 1))
     return rows[:limit], len(rows) > limit
 
 

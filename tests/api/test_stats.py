@@ -9,6 +9,7 @@ import pytest
 
 from logstore.times import parse_time
 from tests.builders import action, session_log
+from tests.commands import SENT
 
 # Each test runs as SecantusDB answers and as mongod would (tests/mongod_types.py).
 pytestmark = pytest.mark.usefixtures("server_types")
@@ -167,8 +168,8 @@ def read_windows(db, query, group_by, tz):
     from logstore import filters, store
     from werkzeug.datastructures import MultiDict
     from urllib.parse import parse_qsl
-    trace = []
-    store.action_stats(db, filters.parse_filter(MultiDict(parse_qsl(query))), group_by, tz, trace=trace)
+    with SENT.aggregates() as trace:
+        store.action_stats(db, filters.parse_filter(MultiDict(parse_qsl(query))), group_by, tz)
     ranges = []
     for name, pipeline in trace:
         if name != "sessions":
@@ -268,7 +269,7 @@ def test_an_hour_cut_by_a_midnight_is_read_from_the_buckets_only_for_sessions_on
     assert ranges == [(datetime(2020, 3, 7, 18), datetime(2020, 3, 7, 19))]
     from logstore import filters, store
     from werkzeug.datastructures import MultiDict
-    trace = []
-    store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30", trace=trace)
+    with SENT.aggregates() as trace:
+        store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30")
     assert trace[-1][1][:2] == [{"$match": {"sessionId": {"$in": ["s3"]}}},
                                 {"$match": {"$or": [{"userId": "b", "sessionId": "s3", "w": datetime(2020, 3, 7, 18)}]}}]

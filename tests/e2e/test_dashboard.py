@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from bench import dashboard as bench_dashboard
 from logstore import store
+from logstore.validation import parse_batch
 from tests.browser import browser  # noqa: F401  (fixture)
 from tests.builders import action, session_log
 from tests.e2e.test_gunicorn import request
@@ -107,15 +107,30 @@ def test_dashboard_shows_what_the_stats_endpoint_counts(start_gunicorn, browser,
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
 
 
-# A store seeded as stored buckets (what a POST of the same sessions stores), all in the last 30 days.
+# A store seeded through the write path (what a POST of the same sessions stores), all in the last 30 days.
 SESSIONS, USERS, ACTIONS = 300, 30, 100
+TYPES = ("CLICK", "VIEW", "NAVIGATE")
+
+
+def seed_recent(db, sessions, users, actions, chunk=50):
+    """``sessions`` sessions of ``actions`` actions one second apart (CLICK, VIEW, NAVIGATE in turn;
+    session ``k`` of user ``user%06d`` ``k % users``), spread evenly over the 29 days before an hour
+    ago, so that the opening view holds all of them; return the actions stored."""
+    end = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(microsecond=0)
+    gap, start = timedelta(days=29) / sessions, end - timedelta(days=29)
+    added = 0
+    for first in range(0, sessions, chunk):
+        body = [session_log(user=f"user{k % users:06d}", session=f"sess{k:08d}", actions=[
+            action((start + gap * k + timedelta(seconds=n)).isoformat().replace("+00:00", "Z"), TYPES[n % 3])
+            for n in range(actions)]) for k in range(first, min(first + chunk, sessions))]
+        added += store.insert_sessions(db, parse_batch(json.dumps(body).encode())).actions
+    return added
 
 
 @pytest.fixture
 def seeded(start_gunicorn, mongo_client):
     base, database = start_gunicorn(workers=2)
-    added = bench_dashboard.seed_recent(mongo_client[database][store.SESSIONS], SESSIONS, USERS, ACTIONS)
-    assert added == SESSIONS * ACTIONS
+    assert seed_recent(mongo_client[database], SESSIONS, USERS, ACTIONS) == SESSIONS * ACTIONS
     return base
 
 
