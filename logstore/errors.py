@@ -12,7 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .filters import InvalidParameter
 from .store.reads import QueryTimeout
-from .transactions import StorageBusy
+from .store.transactions import StorageBusy
 
 log = logging.getLogger(__name__)
 

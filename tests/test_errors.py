@@ -5,7 +5,7 @@ from pymongo.errors import (AutoReconnect, BulkWriteError, ConnectionFailure, Du
                             NetworkTimeout, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError,
                             WriteConcernError, WTimeoutError)
 
-from logstore import transactions
+from logstore.store import transactions
 from logstore.errors import problem_response
 from logstore.store.reads import QueryTimeout
 

@@ -29,7 +29,7 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
-from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
+from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
 from . import extent, hours, rollups
 

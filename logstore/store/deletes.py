@@ -7,7 +7,7 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
-from ..transactions import Conflict, run_transaction
+from .transactions import Conflict, run_transaction
 from . import hours, rollups
 from .buckets import SESSIONS, summary
 from .reads import QueryTimeout, run

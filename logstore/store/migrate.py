@@ -19,7 +19,7 @@ import logging
 from pymongo import DeleteOne, UpdateOne
 
 from .. import pipelines, spans
-from ..transactions import Conflict, run_transaction
+from .transactions import Conflict, run_transaction
 from . import extent, hours, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
