@@ -11,8 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .filters import InvalidParameter
-from .store.reads import QueryTimeout
-from .store.transactions import StorageBusy
+from .store.errors import QueryTimeout, StorageBusy, UnknownTimeZone
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,8 @@ def request_id():
 def problem_response(error):
     """A Response holding the problem document for ``error`` (ApiError, a query parameter's
     InvalidParameter, HTTPException, or other)."""
+    if isinstance(error, UnknownTimeZone):
+        error = InvalidParameter("tz", str(error))  # the store's word for a bad parameter: the same 400
     if isinstance(error, ApiError):
         return _problem(error.status, error.code, error.title, error.detail, error.errors,
                         error.headers, error.extra)

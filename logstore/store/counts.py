@@ -26,11 +26,11 @@ from datetime import timedelta, timezone
 from pymongo.errors import OperationFailure
 
 from .. import pipelines
-from ..filters import InvalidParameter
 from ..times import day_limits, parse_tz
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
+from .errors import UnknownTimeZone
 from . import rollups
 from .hours import HOURS
 from .rollups import ROLLUPS
@@ -91,7 +91,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     except OperationFailure as exc:
         # Python's tz database knew the name but the server's does not (a version apart).
         if exc.code in (40485, 40517):
-            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+            raise UnknownTimeZone(tz) from None
         raise
     rows = [{"_id": dict(zip(fields, key)) if fields else None, "count": count} for key, count in totals.items()]
     rows.sort(key=lambda row: tuple(row["_id"][field] for field in fields) if fields else ())

@@ -10,7 +10,8 @@ from .. import pipelines
 from .transactions import Conflict, run_transaction
 from . import hours, rollups
 from .buckets import SESSIONS, summary
-from .reads import QueryTimeout, run
+from .errors import QueryTimeout
+from .reads import run
 
 # Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
 DELETE_BATCH = 100

@@ -26,12 +26,12 @@ from bson.int64 import Int64
 from pymongo.errors import OperationFailure
 
 from .. import insights_pipelines as ip
-from ..filters import InvalidParameter
 from ..insights_params import previous_period
 from ..spans import SPAN, later
 from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
+from .errors import UnknownTimeZone
 from . import rollups
 from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hours import HOURS
@@ -135,7 +135,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                                row["first"], row["last"]))
     except OperationFailure as exc:
         if exc.code in (40485, 40517):   # the server's tz database does not know the name
-            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+            raise UnknownTimeZone(tz) from None
         raise
     return pieces
 

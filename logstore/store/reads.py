@@ -35,6 +35,7 @@ from .. import pipelines
 from ..spans import SPAN, later, window_of
 from . import extent
 from .buckets import SESSIONS
+from .errors import QueryTimeout
 
 # The first window of a read: small, so that a dense hour (a burst of sessions) is not read whole
 # for one page; a sparse one grows it fast.
@@ -50,10 +51,6 @@ SEEK_MAX = timedelta(days=1)
 # How many action rows an export asks one window for.
 EXPORT_ROWS = 2000
 ONE_MS = timedelta(milliseconds=1)
-
-
-class QueryTimeout(Exception):
-    """A read ran past its time limit (``LOGSTORE_QUERY_TIMEOUT_MS``) and was stopped."""
 
 
 @dataclass
