@@ -58,9 +58,9 @@ def _ensure_indexes(app):
     """Create indexes at start; a database that is down now must not stop the start."""
     from pymongo.errors import PyMongoError
 
-    from . import db
+    from .store.indexes import ensure_all_indexes
 
     try:
-        db.ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"])
+        ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"].retention_days)
     except PyMongoError as exc:
         log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)

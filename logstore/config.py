@@ -10,6 +10,71 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to set."""
 
 
+# Rates of the limits (ratelimit.py per key, clientlimits.py per client): settings, parsed here.
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_LIMIT_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    period: int  # seconds
+    unit: str
+
+
+def parse_limit(text):
+    """``"600/minute"`` (also ``600 per minute``, ``10/second``, ``/hour``, ``/day``) → Limit."""
+    match = _LIMIT_FORMAT.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise ConfigError(f"LOGSTORE_RATE_LIMIT must look like 600/minute (second, minute, hour or day), "
+                          f"not {text!r}")
+    unit = match.group(2).lower()
+    return Limit(int(match.group(1)), PERIODS[unit], unit)
+
+
+_RATE_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?(?:\s+burst\s+(\d+))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    period: int  # seconds
+    unit: str
+    burst: int
+
+    @property
+    def interval(self):
+        return self.period / self.count
+
+    def __str__(self):
+        return f"{self.count}/{self.unit} burst {self.burst}"
+
+
+def parse_rate(name, text):
+    """``"600/minute burst 120"`` → Rate; the burst defaults to the count of one period."""
+    match = _RATE_FORMAT.match(text or "")
+    if not match or int(match.group(1)) < 1 or (match.group(3) is not None and int(match.group(3)) < 1):
+        raise ConfigError(f"{name} must look like 600/minute or 600/minute burst 120 (second, minute, hour or "
+                          f"day), or off; not {text!r}")
+    count, unit = int(match.group(1)), match.group(2).lower()
+    return Rate(count, PERIODS[unit], unit, int(match.group(3) or count))
+
+
+def resolve(name, text, default):
+    """The Rate a setting asks for: ``off`` none, unset ``default`` (a text, or None)."""
+    text = (text or "").strip() or default
+    if text is None or text.lower() == "off":
+        return None
+    return parse_rate(name, text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    client: Rate | None = None
+    user: Rate | None = None
+    failures: Rate | None = None
+
+
 def _keys(text):
     return frozenset(key.strip() for key in (text or "").split(",") if key.strip())
 
@@ -83,8 +148,6 @@ def default_client_limits(production, rate_limit):
     of it each (its count is shared by every browser of a write key: one client must not take it
     all); else in production DEFAULT_CLIENT_RATE_LIMIT and DEFAULT_USER_RATE_LIMIT; else none."""
     if rate_limit:
-        from .ratelimit import parse_limit
-
         key = parse_limit(rate_limit)
         share = max(1, key.count // 10)
         return (f"{share}/{key.unit} burst {share}",) * 2
@@ -148,9 +211,7 @@ class Settings:
     public_url: str | None = None
 
     def client_limits(self):
-        """The per-client limits (clientlimits.Limits); ConfigError for a malformed one."""
-        from .clientlimits import Limits, resolve
-
+        """The per-client limits; ConfigError for a malformed one."""
         return Limits(client=resolve("LOGSTORE_CLIENT_RATE_LIMIT", self.client_rate_limit, None),
                       user=resolve("LOGSTORE_USER_RATE_LIMIT", self.user_rate_limit, None),
                       failures=resolve("LOGSTORE_AUTH_FAILURE_LIMIT", self.auth_failure_limit, None))

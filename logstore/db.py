@@ -9,8 +9,9 @@ from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from . import idempotency, ratelimit, store, values
+from . import values
 from .config import ConfigError
+from .store.indexes import ensure_all_indexes
 from .store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -97,17 +98,10 @@ def ping(database):
         return False
 
 
-def ensure_all_indexes(database, settings):
-    """Every collection's indexes, retention included; safe to run again."""
-    store.ensure_indexes(database, settings.retention_days)
-    idempotency.ensure_indexes(database)
-    ratelimit.ensure_indexes(database)
-
-
 def release(database, settings):
     """What a release does before any worker serves: every index, then the migration of older
     buckets; returns how many sessions were rewritten."""
-    ensure_all_indexes(database, settings)
+    ensure_all_indexes(database, settings.retention_days)
     return migrate(database)
 
 

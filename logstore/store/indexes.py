@@ -1,4 +1,5 @@
-"""The indexes every read relies on, retention (a TTL on ``last``), and dropping indexes of old layouts."""
+"""The indexes of every collection: those every read relies on, retention (a TTL on ``last``), the
+expiry of idempotency records and rate-limit counters, and dropping indexes of old layouts."""
 from __future__ import annotations
 
 import logging
@@ -7,7 +8,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from ..pipelines import ALL_TYPES
-from . import extent, hours, rollups
+from . import extent, hours, idempotency, ratelimits, rollups
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,13 @@ INDEXES = (
 # Indexes of the previous layout, which no query of this one uses.
 OBSOLETE = ("user_last", "types_last", "session")
 RETENTION_INDEX = "last"
+
+
+def ensure_all_indexes(db, retention_days=None):
+    """Every collection's indexes, retention included; safe to run again."""
+    ensure_indexes(db, retention_days)
+    idempotency.ensure_indexes(db)
+    ratelimits.ensure_indexes(db)
 
 
 def ensure_indexes(db, retention_days=None):
