@@ -128,6 +128,18 @@ def problem_response(error):
                     "an unexpected error occurred; quote the requestId when reporting it", None, {}, {})
 
 
+def export_cut_reason(error):
+    """The code and detail of an export that ``error`` cut mid-stream, once its 200 was sent."""
+    server_code = getattr(error, "code", None)
+    if isinstance(error, QueryTimeout) or getattr(error, "timeout", False) or server_code in TIME_LIMIT_CODES:
+        return "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
+    if server_code in MEMORY_LIMIT_CODES:
+        return "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
+    if isinstance(error, PyMongoError):
+        return "DATABASE_UNAVAILABLE", "the database failed during the export"
+    return "INTERNAL_ERROR", f"the export failed (request {request_id()}); the rows before this line are complete"
+
+
 def is_read_time_limit(error):
     """True for a read the server stopped for time, by any of its time-limit codes (also a read the
     service makes outside ``store.reads.run``, such as the extent's or the layout's)."""

@@ -1,6 +1,7 @@
 """GET /logs/export and GET /logs/stats, on the logs namespace: the same filters as GET /logs."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from itertools import chain
@@ -8,17 +9,15 @@ from itertools import chain
 import msgspec
 from flask import Response, request
 from flask_restx import Resource
-from pymongo.errors import PyMongoError
 
 from .. import exports, filters, formats, pipelines, store
-from ..auth import requires
 from ..db import get_db
-from ..errors import (MEMORY_LIMIT_CODES, QUERY_TIMEOUT_DETAIL, QUERY_TOO_LARGE_DETAIL, TIME_LIMIT_CODES,
-                      request_id)
+from ..errors import export_cut_reason, request_id
 from ..readgate import gate
 from . import schemas
-from .logs import READ_UNAVAILABLE, json_response, ns, settings
+from .logs import ns
 from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
+from .shared import READ_UNAVAILABLE, json_response, requires, settings
 
 log = logging.getLogger(__name__)
 
@@ -54,15 +53,14 @@ class LogsExport(Resource):
         deadline = store.Deadline(settings().query_timeout_ms, per_command=True)
         slot = gate()
         slot.enter()
-        try:
+        with contextlib.ExitStack() as on_failure:  # the slot is left here if the first read fails, else by the stream
+            on_failure.callback(slot.leave)
             source = store.export_rows(get_db(), log_filter, ordered=order == "time", deadline=deadline)
             # The first window is read here, so that a database that is down or a first read past
             # its limit is a 503 problem rather than a cut stream.
             first = next(source, None)
             rows = chain([first], source) if first is not None else iter(())
-        except BaseException:
-            slot.leave()
-            raise
+            on_failure.pop_all()
         headers = {"Content-Disposition": f'attachment; filename="logs.{shape}"'}
         return Response(_streamed(rows, source, encode, shape, slot), content_type=mimetype, headers=headers)
 
@@ -95,18 +93,7 @@ def _streamed(rows, source, encode, shape, slot):
     try:
         yield from encode(rows)
     except Exception as exc:  # noqa: BLE001 (the status is sent: say so in the body, then cut)
-        server_code = getattr(exc, "code", None)
-        timed_out = (isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
-                     or server_code in TIME_LIMIT_CODES)
-        if timed_out:
-            code, detail = "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
-        elif server_code in MEMORY_LIMIT_CODES:
-            code, detail = "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
-        elif isinstance(exc, PyMongoError):
-            code, detail = "DATABASE_UNAVAILABLE", "the database failed during the export"
-        else:
-            code = "INTERNAL_ERROR"
-            detail = f"the export failed (request {request_id()}); the rows before this line are complete"
+        code, detail = export_cut_reason(exc)
         if code == "INTERNAL_ERROR":
             log.exception("export cut mid-stream (request %s)", request_id())
         else:

@@ -6,13 +6,13 @@ from flask import request
 from flask_restx import Model, Resource, fields
 
 from .. import filters, insights_params as params
-from ..auth import requires
 from ..db import get_db
 from ..readgate import gate
 from ..store import Deadline, insights
 from . import schemas
-from .logs import READ_UNAVAILABLE, json_response, ns, settings
+from .logs import ns
 from .params import FILTER_PARAMS
+from .shared import READ_UNAVAILABLE, json_response, requires, settings
 
 TZ_PARAM = {"tz": {"description": "where days begin: an IANA name (America/Denver) or an offset (+05:30); "
                    "default UTC", "type": "string", "in": "query"}}
