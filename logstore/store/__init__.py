@@ -1,5 +1,5 @@
 """The only package that touches collections: the write path (buckets), the read path (reads),
-the hours' counts (hours) that stats add up (counts), deletes, indexes, the stored extent, the
+the hours' counts (hours) that stats add up (stats), deletes, indexes, the stored extent, the
 migration of older layouts, idempotency records, rate-limit counters and the transaction loop.
 
 Its names load on first use, so that a light module of it (``store.errors``) is imported without
@@ -10,7 +10,7 @@ import importlib
 
 _HOMES = {
     "SESSIONS": "buckets", "IngestResult": "buckets", "insert_sessions": "buckets",
-    "action_stats": "counts", "delete_actions": "deletes", "ensure_indexes": "indexes",
+    "action_stats": "stats", "delete_actions": "deletes", "ensure_indexes": "indexes",
     "Deadline": "reads", "export_rows": "reads", "query_page": "reads",
     "QueryTimeout": "errors",
 }

@@ -7,7 +7,7 @@ What each reads (docs/DESIGN.md, "Insights"):
   ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hours``, one
   per session and hour), and the buckets only of the
   windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
-  cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
+  cuts): the split of ``store.stats``, whose helpers it uses. With ``types`` an hour's
   first/last time are not those of its matching actions, so it reads the buckets;
 - top values, paths, funnels and click maps unwind the matching actions of the buckets the
   index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
@@ -33,7 +33,7 @@ from . import extent
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
 from . import rollups
-from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
+from .stats import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hours import HOURS
 from .rollups import ROLLUPS
 from .reads import run
