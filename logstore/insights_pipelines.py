@@ -1,6 +1,6 @@
 """Pure builders of the insights' pipelines (``store.insights`` runs them): plain lists and dicts.
 
-Each reads either the hours' counts (``store.hours``: a document per session and hour, no action
+Each reads either the hours' counts (``store.hour_counts``: a document per session and hour, no action
 unwound) or the buckets, where it starts with ``pipelines.bucket_match_stages`` (the index-backed
 ``$match``) and unwinds only the buckets that may hold a matching action.
 """
@@ -40,7 +40,7 @@ def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessi
 
 def overview_hours_pipeline(log_filter, lo, hi):
     """The hours of the windows ``[lo, hi)`` (None: unbounded) the caller found wholly inside the
-    filter's range: ``store.hours`` documents (``{userId, sessionId, w, count, n, first, last}``), in
+    filter's range: ``store.hour_counts`` documents (``{userId, sessionId, w, count, n, first, last}``), in
     no order. Only for a
     filter without types (an hour's ``first``/``last`` are those of all its actions)."""
     # No $project: on SecantusDB, which evaluates a projection per document in Python, the hours'

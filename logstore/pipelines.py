@@ -254,7 +254,7 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
 
 
 def hours_match_stages(log_filter, lo, hi):
-    """``$match`` stages selecting the hours' counts (``store.hours``) of the filter's user or
+    """``$match`` stages selecting the hours' counts (``store.hour_counts``) of the filter's user or
     session in the windows ``[lo, hi)`` (None: unbounded): the ``session_hour`` index's prefix (or
     the range of ``w``) first, the session of a user second. An empty list matches every hour."""
     match = {}
@@ -271,7 +271,7 @@ def hours_match_stages(log_filter, lo, hi):
 
 def hours_stats_pipeline(log_filter, group_by, lo, hi):
     """The matching actions per window (and per user or session when grouped by them), added up
-    from the hours' counts (``store.hours``) of the windows in ``[lo, hi)`` (None: unbounded),
+    from the hours' counts (``store.hour_counts``) of the windows in ``[lo, hi)`` (None: unbounded),
     which the caller has chosen inside the filter's time range: rows ``{_id: {w, userId?,
     sessionId?}, <type>: count, …}`` for each asked type, in no order.
 

@@ -5,7 +5,7 @@ from logstore.spans import SPAN, window_of
 
 
 def assert_hours_agree(db):
-    """The hours' counts (``store.hours``) and the rollups (``store.rollups``) are exactly what the
+    """The hours' counts (``store.hour_counts``) and the rollups (``store.rollups``) are exactly what the
     buckets hold, type by type, and no hour or rollup document counts nothing."""
     from_buckets, from_hours = Counter(), Counter()
     sessions = {}

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from logstore import create_app, store
 from logstore.config import Settings
 from logstore.spans import SPAN
-from logstore.store import extent, hours, migrate as migration
+from logstore.store import extent, hour_counts, migrate as migration
 from tests.builders import action, session_log
 from tests.stored import assert_hours_agree
 
@@ -113,7 +113,7 @@ def seed_store_without_hours(db):
         action((BASE + timedelta(minutes=13 * k + s)).strftime("%Y-%m-%dT%H:%M:%S-06:00"), TYPES[(k + s) % 3])
         for k in range(30)]) for s in range(12)]
     assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
-    db[hours.HOURS].drop()
+    db[hour_counts.HOURS].drop()
     db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 2}})
     return client
 
@@ -126,15 +126,15 @@ def test_a_store_without_hours_counts_them_resumably_and_stats_stay_exact(db, mo
     monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 5)
     assert migration.migrate(db, max_batches=1) == 0
     # Sessions in (userId, sessionId) order: u0's four, then u1's first.
-    assert set(db[hours.HOURS].distinct("sessionId")) == {"s0", "s3", "s6", "s9", "s1"}
+    assert set(db[hour_counts.HOURS].distinct("sessionId")) == {"s0", "s3", "s6", "s9", "s1"}
     assert extent.layout(db) == 2 and extent.migrated_up_to(db) == ("u1", "s1")
     assert client.get(query).get_json() == before     # still from the buckets: the hours are partial
     assert migration.migrate(db) == 0
     assert extent.layout(db) == extent.LAYOUT and extent.migrated_up_to(db) is None
     assert_hours_agree(db)
     assert client.get(query).get_json() == before     # now from the hours, the same counts
-    db[hours.HOURS].delete_many({"sessionId": "s3"})  # as if a writer of the release before had run
-    assert migration.migrate(db) == 0 and db[hours.HOURS].count_documents({"sessionId": "s3"}) == 0
+    db[hour_counts.HOURS].delete_many({"sessionId": "s3"})  # as if a writer of the release before had run
+    assert migration.migrate(db) == 0 and db[hour_counts.HOURS].count_documents({"sessionId": "s3"}) == 0
     migration.migrate(db, full=True)
     assert_hours_agree(db)
 

@@ -1,5 +1,5 @@
 """The only package that touches collections: the write path (buckets), the read path (reads),
-the hours' counts (hours) that stats add up (stats), deletes, indexes, the stored extent, the
+the hours' counts (hour_counts) that stats add up (stats), deletes, indexes, the stored extent, the
 migration of older layouts, idempotency records, rate-limit counters and the transaction loop.
 
 Its names load on first use, so that a light module of it (``store.errors``) is imported without

@@ -31,7 +31,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from .. import pipelines
 from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hours, rollups
+from . import extent, hour_counts, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -137,7 +137,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         for operation in session_operations(key, heads.get(key), by_window):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         stored_windows = heads[key].by_window if key in heads else ()
-        counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
+        counts.extend(hour_counts.added(key, by_window, stored_windows, upsert=bool(hours_found)))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window)
     if updates or inserts:
@@ -145,7 +145,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         if written.matched_count != len(updates):
             raise Conflict()
         try:
-            db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
+            db[hour_counts.HOURS].bulk_write(counts, ordered=True, session=session)
         except (BulkWriteError, DuplicateKeyError) as exc:
             # A racing writer's new hour (its buckets are then in our snapshot's future: the retry
             # sees them) or an hour whose buckets expired before it: retried, with upserts.

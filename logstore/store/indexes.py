@@ -8,7 +8,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from ..pipelines import ALL_TYPES
-from . import extent, hours, idempotency, ratelimits, rollups
+from . import extent, hour_counts, idempotency, ratelimits, rollups
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,12 @@ def ensure_indexes(db, retention_days=None):
     collection = db[SESSIONS]
     for keys, options in INDEXES:
         collection.create_index(keys, **options)
-    for keys, options in hours.INDEXES:
-        db[hours.HOURS].create_index(keys, **options)
+    for keys, options in hour_counts.INDEXES:
+        db[hour_counts.HOURS].create_index(keys, **options)
     for keys, options in rollups.INDEXES:
         db[rollups.ROLLUPS].create_index(keys, **options)
     _ensure_retention(db, SESSIONS, retention_days)
-    _ensure_retention(db, hours.HOURS, retention_days, index_without_ttl=False)
+    _ensure_retention(db, hour_counts.HOURS, retention_days, index_without_ttl=False)
     _ensure_retention(db, rollups.ROLLUPS, retention_days, index_without_ttl=False)
     empty = collection.find_one({}, {"_id": 1}) is None
     if empty:

@@ -4,7 +4,7 @@ What each reads (docs/DESIGN.md, "Insights"):
 
 - the overview, without a ``types`` filter, reads per session the hours of every window wholly
   inside ``from``/``to`` (without ``userId``/``sessionId`` from the rollups' sessions documents,
-  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hours``, one
+  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hour_counts``, one
   per session and hour), and the buckets only of the
   windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
   cuts): the split of ``store.stats``, whose helpers it uses. With ``types`` an hour's
@@ -34,7 +34,7 @@ from .buckets import SESSIONS
 from .errors import UnknownTimeZone
 from . import rollups
 from .stats import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
-from .hours import HOURS
+from .hour_counts import HOURS
 from .rollups import ROLLUPS
 from .reads import run
 

@@ -20,7 +20,7 @@ from pymongo import DeleteOne, UpdateOne
 
 from .. import pipelines, spans
 from .transactions import Conflict, run_transaction
-from . import extent, hours, rollups
+from . import extent, hour_counts, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -98,14 +98,14 @@ def _all_sessions(db):
 
 def _all_windows(db):
     """Every window that holds a per-session hour (and so a bucket), in order."""
-    return sorted({row["w"] for row in db[hours.HOURS].find({}, {"w": 1, "_id": 0})})
+    return sorted({row["w"] for row in db[hour_counts.HOURS].find({}, {"w": 1, "_id": 0})})
 
 
 def _roll_up(db, windows, session):
     """Replace the rollups of ``windows`` by the sums of their per-session hours as they are now
     (which agree with the buckets: they are written in the same transactions). A writer of this
     release racing with it writes the same documents, so one of the two is retried."""
-    rows = db[hours.HOURS].find({"w": {"$in": list(windows)}}, session=session)
+    rows = db[hour_counts.HOURS].find({"w": {"$in": list(windows)}}, session=session)
     db[rollups.ROLLUPS].bulk_write(rollups.rebuilt(windows, rows), ordered=True, session=session)
     return len(windows)
 
@@ -125,8 +125,8 @@ def _count_hours(db, keys, session):
             rows.setdefault(key, []).append({**row, "w": row["_id"]["w"]})
     operations = []
     for key in keys:
-        operations.extend(hours.rebuilt(key, rows.get(key, ())))
-    db[hours.HOURS].bulk_write(operations, ordered=True, session=session)
+        operations.extend(hour_counts.rebuilt(key, rows.get(key, ())))
+    db[hour_counts.HOURS].bulk_write(operations, ordered=True, session=session)
     return len(keys)
 
 

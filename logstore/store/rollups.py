@@ -1,6 +1,6 @@
 """Per UTC hour, what every session did in it: the rollups that stats and the overview of everyone read.
 
-The per-session hours (``store.hours``) cost one document per session and hour, so a count of
+The per-session hours (``store.hour_counts``) cost one document per session and hour, so a count of
 everything grows with every session ever stored. Two kinds of document per window ``w`` (one UTC
 hour, ``spans``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one collection:
 
@@ -201,7 +201,7 @@ def removed(collection, taken, session):
 
 def rebuilt(windows, hour_rows):
     """Operations that replace the rollups of ``windows`` by ``hour_rows``, the per-session hours
-    (``store.hours`` documents) of those windows (the migration)."""
+    (``store.hour_counts`` documents) of those windows (the migration)."""
     operations = [DeleteMany({"w": window}) for window in windows]
     documents = {}
     for row in hour_rows:
@@ -239,7 +239,7 @@ def sessions_pipeline(lo, hi, windows=None):
 
 
 def sessions_rows(collection, pipeline, run, deadline):
-    """The per-session hours of the sessions documents ``pipeline`` reads, as ``store.hours`` has
+    """The per-session hours of the sessions documents ``pipeline`` reads, as ``store.hour_counts`` has
     them (``{userId, sessionId, w, count, n: {type: count}, first, last}``): a session's entries of
     one window in several sub-buckets merged into one."""
     merged = {}

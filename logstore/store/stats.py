@@ -8,7 +8,7 @@ the window alone, never from the data, so the two never overlap or leave a gap:
   midnight of ``tz`` inside it, summed per window by the database, then per day and type here:
   without ``userId``/``sessionId`` (as filter or group) the rollups of the hour (``store.rollups``,
   a document per UTC hour and sub-bucket, ``types`` picked from their per-type counts), else the
-  per-session hours (``store.hours``, a document per session and hour);
+  per-session hours (``store.hour_counts``, a document per session and hour);
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
   hours, whatever the range. With the rollups, an hour a midnight cuts is read from its rollups'
@@ -32,7 +32,7 @@ from . import extent
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
 from . import rollups
-from .hours import HOURS
+from .hour_counts import HOURS
 from .rollups import ROLLUPS
 from .reads import run
 
