@@ -8,7 +8,7 @@ import time
 from pymongo import UpdateOne
 
 from logstore import spans, validation
-from logstore.store import extent, hour_counts as hours, rollups
+from logstore.store import meta as extent, hour_counts as hours, rollups
 
 from . import data
 from .procs import cpu_seconds, worker_pids

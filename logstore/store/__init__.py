@@ -1,6 +1,7 @@
 """The only package that touches collections: the write path (buckets), the read path (reads),
-the hours' counts (hour_counts) that stats add up (stats), deletes, indexes, the stored extent, the
-migration of older layouts, idempotency records, rate-limit counters and the transaction loop.
+the hours' counts (hour_counts) that stats add up (stats), deletes, indexes, the meta document
+(meta: extent, layout), the migration of older layouts, idempotency records, rate-limit counters
+and the transaction loop.
 
 Its names load on first use, so that a light module of it (``store.errors``) is imported without
 the rest (and without pymongo)."""

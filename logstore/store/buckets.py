@@ -31,7 +31,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from .. import pipelines
 from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hour_counts, rollups
+from . import hour_counts, meta, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -84,7 +84,7 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     times = [action["t"] for actions in merged.values() for action in actions]
     if times:
         try:
-            extent.widen(db, extent.around_all(times))
+            meta.widen(db, meta.around_all(times))
         except OperationFailure as exc:
             # Nothing is written yet: a conflict on the extent is worth a retry, like one on a bucket.
             # (A server shutting down or stepping down raises its own codes: 503 unavailable.)

@@ -8,7 +8,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from ..pipelines import ALL_TYPES
-from . import extent, hour_counts, idempotency, ratelimits, rollups
+from . import hour_counts, idempotency, meta, ratelimits, rollups
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ def ensure_indexes(db, retention_days=None):
     empty = collection.find_one({}, {"_id": 1}) is None
     if empty:
         _make_multikey(collection)
-    if extent.layout(db) is None and empty:
-        extent.mark_layout(db)
+    if meta.layout(db) is None and empty:
+        meta.mark_layout(db)
 
 
 def _make_multikey(collection):

@@ -29,7 +29,7 @@ from .. import insights_pipelines as ip
 from ..insights_params import previous_period
 from ..spans import SPAN, later
 from ..times import parse_tz
-from . import extent
+from . import meta
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
 from . import rollups
@@ -89,9 +89,9 @@ def _pieces(db, log_filter, tz, deadline, trace):
     trace = trace if trace is not None else []
     pieces = []
     try:
-        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
-        hourly = log_filter.types is None and extent.at_least(layout, extent.WITH_HOURS)
-        rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, ())
+        layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
+        hourly = log_filter.types is None and meta.at_least(layout, meta.WITH_HOURS)
+        rolled = meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, ())
         reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)

@@ -20,7 +20,7 @@ from pymongo import DeleteOne, UpdateOne
 
 from .. import pipelines, spans
 from .transactions import Conflict, run_transaction
-from . import extent, hour_counts, rollups
+from . import hour_counts, meta, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -43,7 +43,7 @@ def migrate(db, max_batches=None, full=False):
         every session's hours again (writes of a release before this one, still running while
         this one was deployed); a full scan.
     """
-    if not full and extent.layout(db) == extent.LAYOUT:
+    if not full and meta.layout(db) == meta.LAYOUT:
         return 0
     budget = [max_batches]
     keys = _sessions_to_rewrite(db, full)
@@ -51,19 +51,19 @@ def migrate(db, max_batches=None, full=False):
     if done < len(keys):
         return done
     counted = 0
-    if full or not extent.at_least(extent.layout(db), extent.WITH_HOURS):
-        resume = None if full else extent.migrated_up_to(db)
+    if full or not meta.at_least(meta.layout(db), meta.WITH_HOURS):
+        resume = None if full else meta.migrated_up_to(db)
         keys = [key for key in _all_sessions(db) if resume is None or key > resume]
         counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
         if counted < len(keys):
             return done
-    resume = None if full else extent.rolled_up_to(db)
+    resume = None if full else meta.rolled_up_to(db)
     windows = [w for w in _all_windows(db) if resume is None or w > resume]
     if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
-                   progress=extent.mark_rolled_up_to) < len(windows):
+                   progress=meta.mark_rolled_up_to) < len(windows):
         return done
     drop_obsolete_indexes(db)
-    extent.mark_layout(db)
+    meta.mark_layout(db)
     if done or counted:
         log.info("migration done: %d sessions rewritten into windowed buckets, %d sessions' hours counted",
                  done, counted)
@@ -76,7 +76,7 @@ def _in_batches(db, keys, rewrite, budget, keep_progress=False, batch=None, prog
     many keys were done. ``progress(db, last key)`` keeps the progress (default: the sessions')."""
     done = 0
     batch = batch or SESSIONS_PER_BATCH
-    progress = progress or extent.mark_migrated_up_to
+    progress = progress or meta.mark_migrated_up_to
     for start in range(0, len(keys), batch):
         if budget[0] is not None:
             if budget[0] <= 0:
@@ -186,7 +186,7 @@ def _rewrite(db, keys, session):
     if not deletes:
         return 0
     # Before the writes and outside the transaction (see extent): wider than the data is harmless.
-    extent.widen(db, extent.around(earliest, latest))
+    meta.widen(db, meta.around(earliest, latest))
     written = collection.bulk_write(deletes + updates + inserts, ordered=True, session=session)
     if written.deleted_count != len(deletes) or written.matched_count != len(updates):
         raise Conflict()

@@ -33,7 +33,7 @@ from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
 from ..spans import SPAN, later, window_of
-from . import extent
+from . import meta
 from .buckets import SESSIONS
 from .errors import QueryTimeout
 
@@ -115,7 +115,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         tests): the seeks' and the windows' alike.
     :param sort: kept for callers; every read comes sorted by the server (its ``$limit`` needs it).
     """
-    stored = extent.load(db, deadline.max_time_ms() if deadline else None)
+    stored = meta.load(db, deadline.max_time_ms() if deadline else None)
     if stored is None:
         return
     position = max(b for b in (stored.start, _start(log_filter), after[0] if after else None) if b is not None)

@@ -28,7 +28,7 @@ from pymongo.errors import OperationFailure
 from .. import pipelines
 from ..times import day_limits, parse_tz
 from ..spans import SPAN, later, window_of
-from . import extent
+from . import meta
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
 from . import rollups
@@ -47,8 +47,8 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
     fields = [pipelines.GROUP_KEYS[name] for name in group_by]
     trace = trace if trace is not None else []
     try:
-        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
-        if not extent.at_least(layout, extent.WITH_HOURS):
+        layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
+        if not meta.at_least(layout, meta.WITH_HOURS):
             pipeline = pipelines.stats_pipeline(log_filter, group_by, tz)
             trace.append((SESSIONS, pipeline))
             return run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
@@ -58,7 +58,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
-            rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields)
+            rolled = meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, fields)
             if rolled:
                 collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
             else:
