@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 from pymongo import InsertOne
 
-from logstore import spans, validation
+from logstore import windows as spans, validation
 from logstore.store import buckets, meta as extent, hour_counts as hours, rollups
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))

@@ -7,7 +7,7 @@ import time
 
 from pymongo import UpdateOne
 
-from logstore import spans, validation
+from logstore import windows as spans, validation
 from logstore.store import meta as extent, hour_counts as hours, rollups
 
 from . import data

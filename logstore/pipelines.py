@@ -6,7 +6,7 @@ planner that only takes equalities plus one range (SecantusDB's) then still uses
 """
 from __future__ import annotations
 
-from .spans import SPAN, window_of
+from .windows import SPAN, window_of
 from .times import LAST_INSTANT, day_limits
 
 ACTION = "actions"
@@ -59,7 +59,7 @@ def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
 
 def _before(end):
     """The operator of an exclusive upper bound ``end``: ``$lte`` once it is held at the last
-    instant (``spans.later``), so that an action at 9999-12-31T23:59:59.999Z is still read."""
+    instant (``windows.later``), so that an action at 9999-12-31T23:59:59.999Z is still read."""
     return "$lte" if end >= LAST_INSTANT else "$lt"
 
 

@@ -1,7 +1,7 @@
 """Checks of what is stored, shared by tests of every path that writes."""
 from collections import Counter
 
-from logstore.spans import SPAN, window_of
+from logstore.windows import SPAN, window_of
 
 
 def assert_hours_agree(db):

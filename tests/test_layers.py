@@ -21,7 +21,7 @@ LAYERS = (
     ("errors", ("logstore.errors",)),
     ("store", ("logstore.store.",)),
     ("builders", ("logstore.pipelines", "logstore.insights_pipelines", "logstore.formats", "logstore.exports")),
-    ("rules", ("logstore.times", "logstore.spans", "logstore.validation", "logstore.filters", "logstore.cursors",
+    ("rules", ("logstore.times", "logstore.windows", "logstore.validation", "logstore.filters", "logstore.cursors",
                "logstore.insights_params", "logstore.config")),
     ("values", ("logstore.values",)),
 )

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 from logstore import create_app, store
 from logstore.config import Settings
-from logstore.spans import SPAN
+from logstore.windows import SPAN
 from logstore.store import hour_counts, meta, migrate as migration
 from tests.builders import action, session_log
 from tests.stored import assert_hours_agree

@@ -2,7 +2,7 @@
 
 A session is stored as bucket documents ``{userId, sessionId, b, w, count, bytes, first, last,
 types, n, actions: [...]}``. Bucket ``b`` (0, 1, 2 … within its session) holds actions of the
-window ``w`` only (``spans.SPAN``, whole UTC hours), up to ``BUCKET_MAX_ACTIONS`` actions or
+window ``w`` only (``windows.SPAN``, whole UTC hours), up to ``BUCKET_MAX_ACTIONS`` actions or
 ``BUCKET_MAX_BYTES``; an action goes to the newest bucket of its own window, or opens one.
 ``first``/``last``/``types``/``count`` and the per-type counts ``n`` summarise the bucket, so that
 a read can skip it and a count can add it up without unwinding it.
@@ -30,7 +30,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
 from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
-from .. import spans
+from .. import windows
 from . import hour_counts, meta, rollups
 
 SESSIONS = "sessions"
@@ -133,7 +133,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         result.actions += len(fresh)
         if not fresh:
             continue
-        by_window = spans.by_window(fresh)
+        by_window = windows.by_window(fresh)
         for operation in session_operations(key, heads.get(key), by_window):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         stored_windows = heads[key].by_window if key in heads else ()
@@ -198,7 +198,7 @@ def session_operations(key, heads, by_window, encode=True):
     """The writes that store the actions of one session: per window, fill its head, open buckets.
 
     :param heads: the session's ``SessionHeads``, or None for a session not stored yet.
-    :param by_window: the actions to store, grouped by ``spans.by_window``.
+    :param by_window: the actions to store, grouped by ``windows.by_window``.
     :param encode: see ``_window_operations``.
     """
     heads = heads or SessionHeads()

@@ -1,6 +1,6 @@
 """Per session and hour, how many actions of each type it holds: what ``/logs/stats`` adds up.
 
-One small document per ``(userId, sessionId, w)``, where ``w`` is the window (``spans``) of the
+One small document per ``(userId, sessionId, w)``, where ``w`` is the window (``windows``) of the
 session's buckets it sums up: ``{userId, sessionId, w, count, n: {type: count}, first, last}``.
 Written in the same transaction as the buckets (an insert for a new hour, else an ``$inc``),
 changed by deletes in the same transaction as theirs, so it always agrees with them. A count reads these instead of the
@@ -40,7 +40,7 @@ def _key_filter(key, window):
 
 
 def added(key, by_window, stored_windows=(), upsert=False):
-    """Writes that add the newly stored actions of session ``key`` (grouped by ``spans.by_window``)
+    """Writes that add the newly stored actions of session ``key`` (grouped by ``windows.by_window``)
     to its hours: an insert for an hour the session had no bucket in (``stored_windows``: those it
     had), else an ``$inc``.
 

@@ -27,7 +27,7 @@ from pymongo.errors import OperationFailure
 
 from .. import insights_pipelines as ip
 from ..insights_params import previous_period
-from ..spans import SPAN, later
+from ..windows import SPAN, later
 from ..times import parse_tz
 from . import meta
 from .buckets import SESSIONS

@@ -18,7 +18,8 @@ import logging
 
 from pymongo import DeleteOne, UpdateOne
 
-from .. import pipelines, spans
+from .. import pipelines
+from ..windows import SPAN, by_window
 from .transactions import Conflict, run_transaction
 from . import hour_counts, meta, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
@@ -134,7 +135,7 @@ def _out_of_layout(full):
     legacy = {"w": {"$exists": False}}
     if not full:
         return legacy
-    span_ms = int(spans.SPAN.total_seconds() * 1000)
+    span_ms = int(SPAN.total_seconds() * 1000)
     return {"$or": [legacy, {"$expr": {"$or": [{"$lt": ["$first", "$w"]},
                                                {"$gte": ["$last", {"$add": ["$w", span_ms]}]}]}}]}
 
@@ -148,7 +149,7 @@ def _sessions_to_rewrite(db, full):
 
 def _in_layout(bucket):
     window = bucket.get("w")
-    return window is not None and "n" in bucket and window <= bucket["first"] and bucket["last"] < window + spans.SPAN
+    return window is not None and "n" in bucket and window <= bucket["first"] and bucket["last"] < window + SPAN
 
 
 def _rewrite(db, keys, session):
@@ -178,7 +179,7 @@ def _rewrite(db, keys, session):
                                           "count": bucket["count"]}))
         if not moved:
             continue
-        for operation in session_operations(key, heads, spans.by_window(moved), encode=False):
+        for operation in session_operations(key, heads, by_window(moved), encode=False):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         times = [action["t"] for action in moved]
         earliest = min(times) if earliest is None else min(earliest, *times)

@@ -1,6 +1,6 @@
 """Reads in time order that cost what they return, whatever the shape of the stored data.
 
-Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``spans``), so every bucket that holds an
+Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``windows``), so every bucket that holds an
 action at ``t >= T`` begins in ``[window_of(T), t]``: the actions of ``[T, hi)`` are all in the
 buckets whose ``first`` lies in ``[window_of(T), hi)``. A read starts at the later of ``from`` and
 the cursor, and:
@@ -32,7 +32,7 @@ import pymongo
 from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
-from ..spans import SPAN, later, window_of
+from ..windows import SPAN, later, window_of
 from . import meta
 from .buckets import SESSIONS
 from .errors import QueryTimeout

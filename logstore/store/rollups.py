@@ -2,7 +2,7 @@
 
 The per-session hours (``store.hour_counts``) cost one document per session and hour, so a count of
 everything grows with every session ever stored. Two kinds of document per window ``w`` (one UTC
-hour, ``spans``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one collection:
+hour, ``windows``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one collection:
 
 - counts, ``{t: "n", w, k, count, n: {type: count}, last}``: the actions of the hour by type, all
   that ``/logs/stats`` without ``userId``/``sessionId`` (and with ``types``) needs of a whole hour;

@@ -1,7 +1,7 @@
 """GET /logs/stats: counts from the hours' counts, with only the windows they cannot answer read
 from the buckets.
 
-Every window ``w`` (``spans``) is counted by exactly one of two reads, chosen from the filter and
+Every window ``w`` (``windows``) is counted by exactly one of two reads, chosen from the filter and
 the window alone, never from the data, so the two never overlap or leave a gap:
 
 - the counts of every window wholly inside ``from``/``to`` and, when counting per day, with no
@@ -27,7 +27,7 @@ from pymongo.errors import OperationFailure
 
 from .. import pipelines
 from ..times import day_limits, parse_tz
-from ..spans import SPAN, later, window_of
+from ..windows import SPAN, later, window_of
 from . import meta
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
