@@ -1,4 +1,4 @@
-"""GET /logs/export and GET /logs/stats, on the logs namespace: the same filters as GET /logs."""
+"""GET /logs/export, on the logs namespace: every matching action streamed, the same filters as GET /logs."""
 from __future__ import annotations
 
 import contextlib
@@ -10,19 +10,18 @@ import msgspec
 from flask import Response, request
 from flask_restx import Resource
 
-from .. import exports, filters, formats, pipelines, store
+from .. import exports, filters, store
 from ..db import get_db
 from ..errors import export_cut_reason, request_id
 from ..readgate import gate
 from . import schemas
 from .logs import ns
-from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
-from .shared import READ_UNAVAILABLE, json_response, requires, settings
+from .params import EXPORT_PARAMS, FILTER_PARAMS
+from .shared import READ_UNAVAILABLE, requires, settings
 
 log = logging.getLogger(__name__)
 
 EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order", "raw")
-STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 EXPORTERS = {
     "ndjson": (exports.ndjson_chunks, "application/x-ndjson; charset=utf-8"),
     "csv": (exports.csv_chunks, "text/csv; charset=utf-8"),
@@ -63,24 +62,6 @@ class LogsExport(Resource):
             on_failure.pop_all()
         headers = {"Content-Disposition": f'attachment; filename="logs.{shape}"'}
         return Response(_streamed(rows, source, encode, shape, slot), content_type=mimetype, headers=headers)
-
-
-@ns.route("/stats", "/stats/")
-class LogsStats(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **STATS_PARAMS})
-    @ns.response(200, "Counts per group, sorted by the group keys in the order given", [schemas.stats_row])
-    @ns.response(400, "Unknown parameter, groupBy key or time zone; the problem names it", schemas.problem)
-    @ns.response(503, READ_UNAVAILABLE, schemas.problem)
-    @requires("read")
-    def get(self):
-        """Count matching actions per type, day (in a time zone), user and/or session."""
-        log_filter = filters.parse_filter(request.args, STATS_QUERY)
-        group_by = filters.parse_group_by(request.args, tuple(pipelines.GROUP_KEYS))
-        tz = filters.parse_zone(request.args)
-        deadline = store.Deadline(settings().query_timeout_ms)
-        with gate().held():
-            groups = store.action_stats(get_db(), log_filter, group_by, tz, deadline)
-        return json_response(formats.stats_rows(groups, [pipelines.GROUP_KEYS[k] for k in group_by]))
 
 
 def _streamed(rows, source, encode, shape, slot):
