@@ -28,7 +28,7 @@ from pymongo import MongoClient
 from . import data
 
 from logstore import store
-from logstore.local import ROOT, free_port, procfile_command, start_secantus, stop, wait_for_http
+from logstore.launcher import ROOT, free_port, procfile_command, start_secantus, stop, wait_for_http
 
 ACTIONS_PER_SESSION = 100      # bench.data's sessions, the flagship density
 USERS = 1000

@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "logstore"
 # Top to bottom: a module may import its own layer and the layers below it, never one above.
 # A name ending in "." is a package: every module in it.
 LAYERS = (
-    ("entry", ("logstore", "logstore.startup", "logstore.local", "logstore.localdb", "logstore.gunicorn_errors",
-               "logstore.secantus_patches")),
+    ("entry", ("logstore", "logstore.startup", "logstore.launcher", "logstore.local_database",
+               "logstore.gunicorn_errors", "logstore.secantus_patches")),
     ("api", ("logstore.api.",)),
     ("guards", ("logstore.auth", "logstore.idempotency", "logstore.ratelimit", "logstore.clientlimits",
                 "logstore.readgate", "logstore.cors", "logstore.bodies", "logstore.headers", "logstore.requestlog",
