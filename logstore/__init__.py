@@ -63,4 +63,4 @@ def _ensure_indexes(app):
     try:
         ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"].retention_days)
     except PyMongoError as exc:
-        log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)
+        log.warning("could not create indexes at start (%s); `flask migrate` will", exc)

@@ -1,5 +1,5 @@
 """One MongoClient per process, kept in ``app.extensions``; the check of the server at start; the
-``create-indexes`` command."""
+``migrate`` command (the release: every index, then the migration of older buckets)."""
 from __future__ import annotations
 
 import logging
@@ -81,7 +81,6 @@ def init_app(app, database=None):
             )
         database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
     app.extensions["logstore.db"] = values.decoding(database)
-    app.cli.add_command(create_indexes_command)
     app.cli.add_command(migrate_command)
 
 
@@ -98,20 +97,22 @@ def ping(database):
         return False
 
 
-def release(database, settings):
+def release(database, settings, full=False):
     """What a release does before any worker serves: every index, then the migration of older
     buckets; returns how many sessions were rewritten."""
     ensure_all_indexes(database, settings.retention_days)
-    return migrate(database)
+    return migrate(database, full=full)
 
 
-@click.command("create-indexes")
-def create_indexes_command():
-    """Create (or confirm) every index and migrate older buckets; the Procfile's release phase runs this."""
+@click.command("migrate")
+@click.option("--full", is_flag=True, help="also check buckets of the current layout and count every hour again (a full scan)")
+def migrate_command(full):
+    """Create (or confirm) every index, then rewrite buckets of an older layout and count the sessions'
+    hours; the Procfile's release phase runs this. Safe to run again: resumes where a stopped run ended."""
     database = get_db()
     try:
         check_server(database)
-        rewritten = release(database, current_app.extensions["logstore.settings"])
+        rewritten = release(database, current_app.extensions["logstore.settings"], full=full)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     except OperationFailure as exc:
@@ -132,11 +133,3 @@ def missing_privilege(error, name):
     return (f"the release's database user lacks a privilege on {name} (it needs readWrite and dbAdmin there; "
             f"docs/DEPLOY.md): {message}")
 
-
-@click.command("migrate")
-@click.option("--full", is_flag=True, help="also check buckets of the current layout and count every hour again (a full scan)")
-def migrate_command(full):
-    """Rewrite buckets of an older layout and count the sessions' hours; safe to run again, resumes
-    where a stopped run ended."""
-    rewritten = migrate(get_db(), full=full)
-    click.echo(f"{rewritten} sessions rewritten")
