@@ -16,7 +16,7 @@ from ..errors import export_cut_reason, request_id
 from ..readgate import gate
 from . import schemas
 from .logs import ns
-from .params import EXPORT_PARAMS, FILTER_PARAMS
+from .params import EXPORT_DOCS, FILTER_DOCS
 from .shared import READ_UNAVAILABLE, requires, settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class ExportCut(RuntimeError):
 
 @ns.route("/export", "/export/")
 class LogsExport(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **EXPORT_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **EXPORT_DOCS})
     @ns.produces(["application/x-ndjson", "text/csv", "application/problem+json"])  # errors
     @ns.response(200, "Every matching action, streamed in time order (order=stored: window by window), not paged")
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)

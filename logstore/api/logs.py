@@ -14,14 +14,14 @@ from ..ingest import ingest
 from ..pipelines import sort_key
 from ..readgate import gate
 from . import schemas
-from .params import FILTER_PARAMS, PAGE_PARAMS
+from .params import FILTER_DOCS, PAGE_DOCS
 from .shared import READ_UNAVAILABLE, WRITE_UNAVAILABLE, json_response, requires, settings
 
 ns = Namespace("logs", description="Ingest and query session logs")
 for model in schemas.ALL:
     ns.add_model(model.name, model)
 
-QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
+LOGS_QUERY = filters.FILTER_PARAMS + ("limit", "cursor", "format")
 def public_base_url():
     """This request's URL without its query, on LOGSTORE_PUBLIC_URL when set, else on the request's
     own host (X-Forwarded-Host only counts when LOGSTORE_TRUST_FORWARDED_HOST says so)."""
@@ -85,7 +85,7 @@ class Logs(Resource):
             return idempotent_response(key, body, process)
         return json_response(process(), 201)
 
-    @ns.doc(params={**FILTER_PARAMS, **PAGE_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **PAGE_DOCS})
     @ns.response(200, "Matching session logs (or flat actions) in time order", [schemas.session_log])
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
@@ -93,7 +93,7 @@ class Logs(Resource):
     def get(self):
         """Query actions by user, session, types and time range, page by page."""
         args = request.args
-        log_filter = filters.parse_filter(args, QUERY_PARAMS)
+        log_filter = filters.parse_filter(args, LOGS_QUERY)
         limit = filters.parse_limit(args)
         shape = filters.parse_choice(args, "format", ("sessions", "actions"), "sessions")
         token = filters.single_value(args, "cursor")
@@ -108,7 +108,7 @@ class Logs(Resource):
             headers["Link"] = formats.next_link(public_base_url(), args, cursor)
         return json_response(body, headers=headers)
 
-    @ns.doc(params=FILTER_PARAMS)
+    @ns.doc(params=FILTER_DOCS)
     @ns.response(200, "Deleted; the number of actions removed", schemas.delete_result)
     @ns.response(400, "No filter, or an unknown parameter or bad value", schemas.problem)
     @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)

@@ -9,7 +9,7 @@ from ..db import get_db
 from ..readgate import gate
 from . import schemas
 from .logs import ns
-from .params import FILTER_PARAMS, STATS_PARAMS
+from .params import FILTER_DOCS, STATS_DOCS
 from .shared import READ_UNAVAILABLE, json_response, requires, settings
 
 STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
@@ -17,7 +17,7 @@ STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 
 @ns.route("/stats", "/stats/")
 class LogsStats(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **STATS_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **STATS_DOCS})
     @ns.response(200, "Counts per group, sorted by the group keys in the order given", [schemas.stats_row])
     @ns.response(400, "Unknown parameter, groupBy key or time zone; the problem names it", schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
