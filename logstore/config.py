@@ -169,7 +169,7 @@ def check_key_lengths(settings):
                 f"logstore refuses keys that short. Make new ones, e.g. openssl rand -hex 24")
 
 
-def _worker_threads(environ):
+def _gunicorn_threads(environ):
     try:
         return max(1, int(environ.get("GUNICORN_THREADS") or 4))
     except ValueError:
@@ -199,8 +199,8 @@ class Settings:
     retention_days: float | None = None
     rate_limit: str | None = None
     cors_origins: tuple = ()
-    server_timeout_ms: int = 1500
-    socket_timeout_ms: int = 20_000
+    db_timeout_ms: int = 1500
+    db_socket_timeout_ms: int = 20_000
     query_timeout_ms: int = 10_000
     heavy_reads: int = 2
     client_rate_limit: str | None = None
@@ -216,7 +216,7 @@ class Settings:
                       user=resolve("LOGSTORE_USER_RATE_LIMIT", self.user_rate_limit, None),
                       failures=resolve("LOGSTORE_AUTH_FAILURE_LIMIT", self.auth_failure_limit, None))
     heavy_read_wait_ms: int = 2000      # how long a heavy read waits for a slot (readgate); 0: never
-    worker_threads: int = 4             # GUNICORN_THREADS: bounds the heavy reads waiting at once
+    gunicorn_threads: int = 4           # GUNICORN_THREADS: bounds the heavy reads waiting at once
 
     @classmethod
     def from_env(cls, environ=None):
@@ -245,8 +245,8 @@ class Settings:
             retention_days=_number(env, "LOGSTORE_RETENTION_DAYS", None),
             rate_limit=rate_limit,
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-            server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
-            socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
+            db_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
+            db_socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
             query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
             heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
             client_rate_limit=env.get("LOGSTORE_CLIENT_RATE_LIMIT") or client_default,
@@ -256,7 +256,7 @@ class Settings:
             trust_forwarded_host=_flag(env, "LOGSTORE_TRUST_FORWARDED_HOST"),
             public_url=_public_url(env),
             heavy_read_wait_ms=_wait_ms(env, "LOGSTORE_HEAVY_READ_WAIT_MS", 2000),
-            worker_threads=_worker_threads(env),
+            gunicorn_threads=_gunicorn_threads(env),
         )
         settings.client_limits()  # a malformed limit stops the start here
         check_key_lengths(settings)

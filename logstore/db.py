@@ -79,7 +79,7 @@ def init_app(app, database=None):
                 "MONGO_URL is not set. Run `python3 dev.py run` (or `python app.py`) for the local default "
                 "database, or point MONGO_URL at MongoDB."
             )
-        database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
+        database = connect(settings.mongo_url, settings.db_timeout_ms, settings.db_socket_timeout_ms)
     app.extensions["logstore.db"] = values.decoding(database)
     app.cli.add_command(migrate_command)
 

@@ -161,7 +161,7 @@ def _release(env):
     from .db import connect, release
 
     settings = Settings.from_env(env)
-    database = connect(env["MONGO_URL"], settings.server_timeout_ms, settings.socket_timeout_ms)
+    database = connect(env["MONGO_URL"], settings.db_timeout_ms, settings.db_socket_timeout_ms)
     try:
         rewritten = release(database, settings)
         if rewritten:
