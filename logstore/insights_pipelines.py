@@ -8,22 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .pipelines import ALL_TYPES, action_match, bucket_match_stages, hours_match_stages
-
-NAVIGATE = "NAVIGATE"
-# The property keys each type must carry: a top list or a step on one of them needs that type only.
-TYPE_OF_PROPERTY = {"locationX": "CLICK", "locationY": "CLICK", "viewedId": "VIEW",
-                    "pageFrom": NAVIGATE, "pageTo": NAVIGATE}
+from .action_types import ACTION_TYPES, NAVIGATE
+from .pipelines import action_match, bucket_match_stages, hours_match_stages
 
 
 def narrowed(log_filter, types):
     """``log_filter`` with its types cut down to ``types`` (those of them it allows); None when
     nothing is left, i.e. no action can match."""
-    allowed = log_filter.types or ALL_TYPES
-    kept = tuple(kind for kind in ALL_TYPES if kind in types and kind in allowed)
+    allowed = log_filter.types or ACTION_TYPES
+    kept = tuple(kind for kind in ACTION_TYPES if kind in types and kind in allowed)
     if not kept:
         return None
-    return replace(log_filter, types=kept if len(kept) < len(ALL_TYPES) else None)
+    return replace(log_filter, types=kept if len(kept) < len(ACTION_TYPES) else None)
 
 
 def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessionId"), index=False, sessions=None):

@@ -22,7 +22,7 @@ LAYERS = (
     ("store", ("logstore.store.",)),
     ("builders", ("logstore.pipelines", "logstore.insights_pipelines", "logstore.formats", "logstore.exports")),
     ("rules", ("logstore.times", "logstore.windows", "logstore.validation", "logstore.filters", "logstore.cursors",
-               "logstore.insights_params", "logstore.config")),
+               "logstore.insights_params", "logstore.config", "logstore.action_types")),
     ("values", ("logstore.values",)),
 )
 WEB = ("flask", "flask_restx", "werkzeug")

@@ -1,10 +1,11 @@
 """Swagger descriptions of the query parameters (``*_DOCS``), shared by every endpoint that filters; the
 names a parser accepts are ``filters.FILTER_PARAMS`` plus each endpoint's own (``*_QUERY``)."""
+from ..action_types import ACTION_TYPES
 
 FILTER_DOCS = {
     "userId": {"description": "exact user", "type": "string", "in": "query"},
     "sessionId": {"description": "exact session", "type": "string", "in": "query"},
-    "types": {"description": "comma-separated subset of CLICK,VIEW,NAVIGATE; may repeat", "type": "string",
+    "types": {"description": f"comma-separated subset of {','.join(ACTION_TYPES)}; may repeat", "type": "string",
               "in": "query"},
     "from": {"description": "inclusive lower bound, RFC 3339 with offset (compared as an instant)",
              "type": "string", "format": "date-time", "in": "query"},

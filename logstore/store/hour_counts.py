@@ -16,7 +16,7 @@ from collections import Counter
 
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
-from .. import pipelines
+from ..action_types import ACTION_TYPES
 
 HOURS = "session_hours"
 
@@ -77,7 +77,7 @@ def rebuilt(key, rows):
     ``{w, count, first, last, <type>: count…}`` (the migration, and ``migrate --full``)."""
     operations = [DeleteMany({"userId": key[0], "sessionId": key[1]})]
     for row in rows:
-        counts = {kind: row[kind] for kind in pipelines.ALL_TYPES if row.get(kind)}
+        counts = {kind: row[kind] for kind in ACTION_TYPES if row.get(kind)}
         operations.append(InsertOne({**_key_filter(key, row["w"]), "count": row["count"], "n": counts,
                                      "first": row["first"], "last": row["last"]}))
     return operations

@@ -7,7 +7,7 @@ import logging
 from bson import ObjectId
 from pymongo import ASCENDING
 
-from ..pipelines import ALL_TYPES
+from ..action_types import ACTION_TYPES
 from . import hour_counts, idempotency, meta, ratelimits, rollups
 from .buckets import SESSIONS
 
@@ -72,7 +72,7 @@ def _make_multikey(collection):
     MongoDB the index is multikey from the first bucket anyway; this only makes it so sooner. A
     reader sees nothing of it but for that moment, and it matches no filter (no ``first``)."""
     placeholder = {"_id": ObjectId(), "userId": "", "sessionId": f"multikey-{ObjectId()}", "b": -1,
-                   "types": list(ALL_TYPES)}
+                   "types": list(ACTION_TYPES)}
     collection.insert_one(placeholder)
     collection.delete_one({"_id": placeholder["_id"]})
 

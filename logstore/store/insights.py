@@ -26,6 +26,7 @@ from bson.int64 import Int64
 from pymongo.errors import OperationFailure
 
 from .. import insights_pipelines as ip
+from ..action_types import ACTION_TYPES, CLICK, NAVIGATE, TYPE_OF_PROPERTY
 from ..insights_params import previous_period
 from ..windows import SPAN, later
 from ..times import parse_tz
@@ -118,7 +119,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                             continue
                         day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
-                                   int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
+                                   int(row["n"].get(NAVIGATE, 0)), row["first"], row["last"]))
             reads = [(first_range, None) for first_range in _runs(sorted(edges))]
             straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
             if straddling:
@@ -177,8 +178,8 @@ def _day_list(log_filter, tz, days):
 
 def top_values(db, log_filter, field, limit, deadline=None, trace=None):
     """``[{value, count, users}]``: the most frequent values of property ``field``."""
-    kind = ip.TYPE_OF_PROPERTY.get(field)
-    narrowed = ip.narrowed(log_filter, (kind,) if kind else ip.ALL_TYPES)
+    kind = TYPE_OF_PROPERTY.get(field)
+    narrowed = ip.narrowed(log_filter, (kind,) if kind else ACTION_TYPES)
     if narrowed is None:
         return []
     pipeline = ip.top_pipeline(narrowed, field, limit)
@@ -190,7 +191,7 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
 
 def paths(db, log_filter, limit, deadline=None, trace=None):
     """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``."""
-    narrowed = ip.narrowed(log_filter, (ip.NAVIGATE,))
+    narrowed = ip.narrowed(log_filter, (NAVIGATE,))
     if narrowed is None:
         return {"transitions": [], "entries": [], "exits": []}
     pipeline = ip.paths_pipeline(narrowed)
@@ -301,7 +302,7 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
     (without one, of the page with the most clicks). A click's page is its own ``page`` property,
     else the ``pageTo`` of its session's latest matching NAVIGATE before it; clicks before any are
     on no page."""
-    narrowed = ip.narrowed(log_filter, ("CLICK", ip.NAVIGATE))
+    narrowed = ip.narrowed(log_filter, (CLICK, NAVIGATE))
     by_page, points = Counter(), {}
     if narrowed is not None:
         pipeline = ip.clicks_pipeline(narrowed)
@@ -315,7 +316,7 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
             current = None
             for row in rows:
                 stored = row["actions"]
-                if stored["type"] == ip.NAVIGATE:
+                if stored["type"] == NAVIGATE:
                     current = stored["p"].get("pageTo")
                     continue
                 on = stored["p"].get("page", current)

@@ -18,6 +18,7 @@ import logging
 
 from pymongo import DeleteOne, UpdateOne
 
+from ..action_types import ACTION_TYPES
 from .. import pipelines
 from ..windows import SPAN, by_window
 from .transactions import Conflict, run_transaction
@@ -117,7 +118,7 @@ def _count_hours(db, keys, session):
     projection = {"userId": 1, "sessionId": 1, "w": 1, "count": 1, "first": 1, "last": 1, "n": 1}
     group = {"_id": {"u": "$userId", "s": "$sessionId", "w": "$w"}, "count": {"$sum": "$count"},
              "first": {"$min": "$first"}, "last": {"$max": "$last"},
-             **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}
+             **{kind: {"$sum": f"$n.{kind}"} for kind in ACTION_TYPES}}
     rows = {}
     for row in db[SESSIONS].aggregate(pipelines.heads_pipeline(keys, projection) + [{"$group": group}],
                                       session=session):

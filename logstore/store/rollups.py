@@ -39,7 +39,7 @@ from contextlib import contextmanager
 
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
-from .. import pipelines
+from ..action_types import ACTION_TYPES
 
 ROLLUPS = "hour_totals"
 COUNTS, SESSIONS = "n", "s"
@@ -230,7 +230,7 @@ def counts_pipeline(lo, hi):
     """Per window in ``[lo, hi)`` (None: unbounded), the actions of each type: rows ``{_id: {w},
     <type>: count, …}`` as ``pipelines.hours_stats_pipeline`` gives them, from the counts documents."""
     return [{"$match": {"t": COUNTS, **_windows(lo, hi)}},
-            {"$group": {"_id": {"w": "$w"}, **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}}]
+            {"$group": {"_id": {"w": "$w"}, **{kind: {"$sum": f"$n.{kind}"} for kind in ACTION_TYPES}}}]
 
 
 def sessions_pipeline(lo, hi, windows=None):

@@ -25,6 +25,7 @@ from datetime import timedelta, timezone
 
 from pymongo.errors import OperationFailure
 
+from ..action_types import ACTION_TYPES
 from .. import pipelines
 from ..times import day_limits, parse_tz
 from ..windows import SPAN, later, window_of
@@ -57,7 +58,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         split = set()
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
-            types = log_filter.types or pipelines.ALL_TYPES
+            types = log_filter.types or ACTION_TYPES
             rolled = meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, fields)
             if rolled:
                 collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
