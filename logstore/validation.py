@@ -253,11 +253,16 @@ _REQUIRED_KINDS = {
 }
 
 
+def key_is_valid(key):
+    """A property key is stored as given: it may not start with $ nor hold a . or a NUL character."""
+    return not (key.startswith("$") or "." in key or "\x00" in key)
+
+
 def _learn_keys(properties):
     """True when every key is valid; remembers the short ones."""
     for key in properties:
         if key not in _clean_keys:
-            if key.startswith("$") or "." in key or "\x00" in key:
+            if not key_is_valid(key):
                 return False
             if len(_clean_keys) < _CLEAN_KEYS_MAX and len(key) <= _CLEAN_KEY_LENGTH:
                 _clean_keys.add(key)
@@ -372,7 +377,7 @@ def _value_problems(value, pointer, depth):
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{pointer}/{_escape(key)}"
-            if key.startswith("$") or "." in key or "\x00" in key:
+            if not key_is_valid(key):
                 yield Problem(where, "INVALID_KEY",
                               "keys may not start with $ or contain . or a NUL character")
             yield from _value_problems(item, where, depth + 1)
