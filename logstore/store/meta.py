@@ -1,4 +1,7 @@
-"""Where the stored data begins and ends: one small document, widened by every write that goes past it.
+"""The ``meta`` document: where the stored data begins and ends (the extent), the layout version of
+the buckets and how far a migration got.
+
+The extent is widened by every write that goes past it.
 
 A read in time order needs a place to start when the query names none, and a place to stop when
 the next bucket is not known to exist. ``{_id: "sessions", start, end}`` holds window bounds that
