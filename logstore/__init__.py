@@ -12,8 +12,8 @@ def create_app(settings=None, *, database=None):
     :param settings: a Settings; read from the environment when omitted.
     :param database: a pymongo Database to use instead of connecting to ``settings.mongo_url``.
     """
-    # Imported here, not above: importing a light module of the package (``logstore.store.errors``,
-    # ``logstore.startup`` in gunicorn's master) must not load the app, the store and pymongo.
+    # Imported here, not above: importing one module of the package (``logstore.store.errors``, or
+    # ``logstore.startup`` in gunicorn's master) must not load all the others; an app built loads them.
     from flask import Flask
 
     from . import auth, clientlimits, cors, dashboard, db, headers, ratelimit, readgate, requestlog
