@@ -22,7 +22,8 @@ __all__ = sorted(_HOMES)
 def __getattr__(name):
     home = _HOMES.get(name)
     if home is not None:
-        return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+        value = globals()[name] = getattr(importlib.import_module(f"{__name__}.{home}"), name)  # once
+        return value
     if not name.startswith("_"):
         try:
             return importlib.import_module(f"{__name__}.{name}")  # ``store.reads`` before anyone imported it
