@@ -8,7 +8,7 @@ from dotenv import load_dotenv
 load_dotenv()
 
 if __name__ == "__main__":
-    from logstore.local import main
+    from logstore.launcher import main
 
     raise SystemExit(main())
 

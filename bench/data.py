@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
-from logstore import spans, validation
-from logstore.store import buckets, extent, hours, rollups
+from logstore import validation, windows
+from logstore.store import buckets, hour_counts, meta, rollups
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -57,7 +57,7 @@ def stored_documents(raw_body):
     """The bucket documents the service stores for ``raw_body`` into an empty collection (plain dicts)."""
     documents = []
     for key, actions in buckets.merge_sessions(validation.parse_batch(raw_body)).items():
-        documents.extend(buckets.session_writes(key, None, spans.by_window(actions), encode=False)[1])
+        documents.extend(buckets.session_writes(key, None, windows.by_window(actions), encode=False)[1])
     return documents
 
 
@@ -70,7 +70,7 @@ def stored_writes(raw_body):
 
 
 def hour_documents(documents):
-    """The hours' counts (``store.hours``) of bucket documents of sessions not stored before."""
+    """The hours' counts (``store.hour_counts``) of bucket documents of sessions not stored before."""
     found = {}
     for bucket in documents:
         key = (bucket["userId"], bucket["sessionId"], bucket["w"])
@@ -95,7 +95,7 @@ def raw_write(db, documents, hour_documents, k=0):
     """What a driver sends to store bucket documents, their hours' counts and their rollups: two
     ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
     db[buckets.SESSIONS].insert_many(documents, ordered=False)
-    db[hours.HOURS].insert_many(hour_documents, ordered=False)
+    db[hour_counts.HOURS].insert_many(hour_documents, ordered=False)
     db[rollups.ROLLUPS].bulk_write(rollup_writes(documents, k), ordered=False)
 
 
@@ -103,8 +103,8 @@ def insert_documents(collection, documents):
     """Insert bucket documents as stored, with their hours' counts and rollups, and widen the stored extent over
     them, as a POST would."""
     raw_write(collection.database, documents, hour_documents(documents))
-    wanted = extent.around(min(d["w"] for d in documents), max(d["last"] for d in documents))
-    extent.widen(collection.database, wanted)
+    wanted = meta.around(min(d["w"] for d in documents), max(d["last"] for d in documents))
+    meta.widen(collection.database, wanted)
 
 
 def seed(collection, start_session, end_session, users, actions_per_session, chunk=20):

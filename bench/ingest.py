@@ -7,8 +7,8 @@ import time
 
 from pymongo import UpdateOne
 
-from logstore import spans, validation
-from logstore.store import extent, hours, rollups
+from logstore import validation, windows
+from logstore.store import hour_counts, meta, rollups
 
 from . import data
 from .procs import cpu_seconds, worker_pids
@@ -184,7 +184,7 @@ def _cover_extent(ctx, database):
     updating that one document conflict until some answer 503 DATABASE_BUSY (seen on SecantusDB).
     """
     last = data.BASE + data.SESSION_GAP * (ctx.next_session + 1_000_000)
-    extent.widen(ctx.client[database], extent.Extent(spans.window_of(data.BASE), spans.after_window(last)))
+    meta.widen(ctx.client[database], meta.Extent(windows.window_of(data.BASE), windows.after_window(last)))
 
 
 def _batch_body(ctx, first=None, offset_seconds=0):
@@ -257,7 +257,7 @@ def _update_sender(collection, slowest):
         written = collection.bulk_write(updates, ordered=False)
         if written.modified_count != len(updates):
             raise RuntimeError(f"{len(updates) - written.modified_count} raw appends found no bucket")
-        collection.database[hours.HOURS].bulk_write(increments, ordered=False)
+        collection.database[hour_counts.HOURS].bulk_write(increments, ordered=False)
         collection.database[rollups.ROLLUPS].bulk_write(totals, ordered=False)
         slowest.add(time.perf_counter() - started)
         return len(updates) * BATCH_ACTIONS

@@ -15,7 +15,7 @@ from subprocess import Popen, STDOUT
 
 from pymongo import MongoClient
 
-from logstore import local, store
+from logstore import launcher as local, store
 
 ROOT = local.ROOT
 

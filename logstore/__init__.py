@@ -3,15 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask
-from pymongo.errors import PyMongoError
-from werkzeug.middleware.proxy_fix import ProxyFix
-
-from . import auth, clientlimits, cors, dashboard, db, headers, ratelimit, readgate, requestlog
-from .api import build_api
-from .config import Settings
-from .errors import register_error_handlers
-
 log = logging.getLogger(__name__)
 
 
@@ -21,6 +12,15 @@ def create_app(settings=None, *, database=None):
     :param settings: a Settings; read from the environment when omitted.
     :param database: a pymongo Database to use instead of connecting to ``settings.mongo_url``.
     """
+    # Imported here, not above: importing one module of the package (``logstore.store.errors``, or
+    # ``logstore.startup`` in gunicorn's master) must not load all the others; an app built loads them.
+    from flask import Flask
+
+    from . import auth, clientlimits, cors, dashboard, db, headers, ratelimit, readgate, requestlog
+    from .api import build_api
+    from .config import Settings
+    from .errors import register_error_handlers
+
     settings = settings or Settings.from_env()
     requestlog.configure_logging()  # first: what the steps below log at start is JSON too
     app = Flask(__name__, static_folder=None)  # no /static: the dashboard and the SDK serve their own files
@@ -46,6 +46,8 @@ def trust_proxies(app, settings):
     """Read the client address and scheme from as many X-Forwarded-* hops as LOGSTORE_TRUSTED_PROXIES
     says (Heroku's router is one, and appends the address it saw), and X-Forwarded-Host only when
     LOGSTORE_TRUST_FORWARDED_HOST says so: whatever a client sends beyond that is not believed."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
     hops = settings.trusted_proxies
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
@@ -54,7 +56,11 @@ def trust_proxies(app, settings):
 
 def _ensure_indexes(app):
     """Create indexes at start; a database that is down now must not stop the start."""
+    from pymongo.errors import PyMongoError
+
+    from .store.indexes import ensure_all_indexes
+
     try:
-        db.ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"])
+        ensure_all_indexes(app.extensions["logstore.db"], app.extensions["logstore.settings"].retention_days)
     except PyMongoError as exc:
-        log.warning("could not create indexes at start (%s); `flask create-indexes` will", exc)
+        log.warning("could not create indexes at start (%s); `flask migrate` will", exc)

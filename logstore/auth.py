@@ -4,7 +4,7 @@
 configured at all (the open mode, warned about at start) or when it carries a key of that kind or
 an admin key. No key or an unknown one is 401, a key of another kind 403. The key itself never
 leaves this module: the rest of the service (logs, idempotency scopes, rate limits) sees only
-``caller_id()``, a short digest of it.
+``caller_id()``, a short digest of it. What Swagger shows of the guard is ``api/shared.requires``.
 """
 from __future__ import annotations
 
@@ -23,14 +23,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("read", "write", "admin")
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="logstore"'}
-
-# Swagger: both ways of sending a key, offered on every protected operation.
-SECURITY_DEFINITIONS = {
-    "bearer": {"type": "apiKey", "in": "header", "name": "Authorization",
-               "description": "Authorization: Bearer <key>"},
-    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "X-API-Key: <key>"},
-}
-SECURITY = ["bearer", "apiKey"]  # either one
 
 
 def _digest(key):
@@ -149,22 +141,6 @@ def requires(kind):
             ratelimit.check(caller_id())
             return view(*args, **kwargs)
 
-        wrapper.__apidoc__ = _swagger_doc(getattr(view, "__apidoc__", {}), kind)
         return wrapper
 
     return decorate
-
-
-def _swagger_doc(doc, kind):
-    """flask-restx reads ``__apidoc__``: the key headers this operation takes and what refusal looks like."""
-    from .api.schemas import problem  # here, not at the top: api imports this module
-
-    responses = dict(doc.get("responses", {}))
-    responses.setdefault("401", ("No API key, or an unknown one (WWW-Authenticate says how to send it)", problem))
-    responses.setdefault("403", (f"The API key is not a {kind} or admin key", problem))
-    over = ("Over LOGSTORE_RATE_LIMIT for this key, LOGSTORE_CLIENT_RATE_LIMIT for this address or "
-            "LOGSTORE_USER_RATE_LIMIT for a userId of the body" if kind == "write" else
-            "Over LOGSTORE_RATE_LIMIT for this key")
-    responses.setdefault("429", (f"{over}, or LOGSTORE_AUTH_FAILURE_LIMIT (unknown keys from this address); "
-                                 "Retry-After says when to retry", problem))
-    return {**doc, "security": SECURITY, "responses": responses}

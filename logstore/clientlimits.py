@@ -10,7 +10,7 @@ redis-cell): a counter is one number, the time ``tat`` at which the client would
 burst; a request moves it one interval on; a request that finds it more than ``burst`` intervals
 ahead is refused. Refused requests move it too (up to one interval past the burst), so a client that
 keeps hammering stays refused, and is let in again two intervals after it stops.
-The counters live in MongoDB beside the per-key ones (``ratelimits``), one upserting update each,
+The counters live in MongoDB beside the per-key ones (``ratelimits``, ``store/ratelimits.py``), one upserting update each,
 shared by every worker and dyno.
 """
 from __future__ import annotations
@@ -18,65 +18,19 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import re
 import threading
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from flask import current_app, request
-from pymongo import ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from .config import ConfigError
+from .config import Limits
+from .db import get_db
 from .errors import ApiError
+from .store import ratelimits
 
-COLLECTION = "ratelimits"
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?(?:\s+burst\s+(\d+))?\s*$", re.IGNORECASE)
 # A body of more distinct users than this is a server-side import, not a browser: only its first
 # ones are counted (the per-address and per-key limits still hold), so a request costs at most this.
 MAX_USERS_COUNTED = 100
-
-
-@dataclass(frozen=True)
-class Rate:
-    count: int
-    period: int  # seconds
-    unit: str
-    burst: int
-
-    @property
-    def interval(self):
-        return self.period / self.count
-
-    def __str__(self):
-        return f"{self.count}/{self.unit} burst {self.burst}"
-
-
-def parse_rate(name, text):
-    """``"600/minute burst 120"`` → Rate; the burst defaults to the count of one period."""
-    match = _FORMAT.match(text or "")
-    if not match or int(match.group(1)) < 1 or (match.group(3) is not None and int(match.group(3)) < 1):
-        raise ConfigError(f"{name} must look like 600/minute or 600/minute burst 120 (second, minute, hour or "
-                          f"day), or off; not {text!r}")
-    count, unit = int(match.group(1)), match.group(2).lower()
-    return Rate(count, PERIODS[unit], unit, int(match.group(3) or count))
-
-
-def resolve(name, text, default):
-    """The Rate a setting asks for: ``off`` none, unset ``default`` (a text, or None)."""
-    text = (text or "").strip() or default
-    if text is None or text.lower() == "off":
-        return None
-    return parse_rate(name, text)
-
-
-@dataclass(frozen=True)
-class Limits:
-    client: Rate | None = None
-    user: Rate | None = None
-    failures: Rate | None = None
 
 
 def init_app(app):
@@ -85,10 +39,6 @@ def init_app(app):
 
 def _limits():
     return current_app.extensions.get("logstore.client_limits") or Limits()
-
-
-def _collection():
-    return current_app.extensions["logstore.db"][COLLECTION]
 
 
 def _digest(text):
@@ -114,14 +64,6 @@ def address_digest():
     return _digest(client_network(request.remote_addr or ""))
 
 
-def _update(rate, now):
-    """The pipeline that moves a counter one interval on (no further than one past the burst)."""
-    interval, cap = rate.interval, (rate.burst + 1) * rate.interval
-    moved = {"$add": [{"$max": [{"$ifNull": ["$tat", now]}, now]}, interval]}
-    expires = datetime.fromtimestamp(now + cap, timezone.utc)
-    return [{"$set": {"tat": {"$min": [moved, now + cap]}, "expires": expires}}]
-
-
 def _wait(rate, tat, now):
     """None when a counter at ``tat`` let the request through, else the whole seconds to wait."""
     ahead = tat - now
@@ -133,14 +75,7 @@ def _wait(rate, tat, now):
 def take(counter_id, rate, now=None):
     """Count one request on ``counter_id``; None if it passes, else the seconds to wait."""
     now = time.time() if now is None else now
-    for _attempt in range(3):
-        try:
-            doc = _collection().find_one_and_update({"_id": counter_id}, _update(rate, now), upsert=True,
-                                                    return_document=ReturnDocument.AFTER, projection={"tat": 1})
-            return _wait(rate, doc["tat"], now)
-        except DuplicateKeyError:
-            continue  # two first requests raced to create the counter; the loser updates it
-    raise RuntimeError("could not count the request against the rate limit")
+    return _wait(rate, ratelimits.take_cell(get_db(), counter_id, rate.interval, rate.burst, now), now)
 
 
 def _refuse(wait, detail):
@@ -177,21 +112,9 @@ def check_users(user_ids, now=None):
 
 
 def _take_many(counter_ids, rate, now):
-    """``take`` for several counters in two round trips: a bulk of upserts, then one read."""
-    collection = _collection()
-    try:
-        collection.bulk_write([UpdateOne({"_id": i}, _update(rate, now), upsert=True) for i in counter_ids],
-                              ordered=False)
-    except BulkWriteError as exc:
-        # Upserts that raced another request's first one for the same counter: count them again
-        # (the others went through).
-        raced = [counter_ids[error["index"]] for error in exc.details.get("writeErrors", [])
-                 if error.get("code") == 11000]
-        if len(raced) != len(exc.details.get("writeErrors", [])):
-            raise
-        for counter_id in raced:
-            collection.update_one({"_id": counter_id}, _update(rate, now), upsert=True)
-    return [_wait(rate, doc["tat"], now) for doc in collection.find({"_id": {"$in": counter_ids}}, {"tat": 1})]
+    """``take`` for several counters in two round trips."""
+    tats = ratelimits.take_cells(get_db(), counter_ids, rate.interval, rate.burst, now)
+    return [_wait(rate, tat, now) for tat in tats]
 
 
 class _Suspects:
@@ -226,8 +149,8 @@ def before_key_check(now=None):
     digest = address_digest()
     if not _Suspects.holds(digest, now):
         return
-    doc = _collection().find_one({"_id": "f:" + digest}, {"tat": 1})
-    if doc is not None and _wait(rate, doc["tat"], now) is not None:
+    tat = ratelimits.cell_tat(get_db(), "f:" + digest)
+    if tat is not None and _wait(rate, tat, now) is not None:
         _count_failure(rate, digest, now)  # refused requests count: a guesser that keeps on stays out
 
 

@@ -10,6 +10,71 @@ class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to set."""
 
 
+# Rates of the limits (ratelimit.py per key, clientlimits.py per client): settings, parsed here.
+PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_LIMIT_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    period: int  # seconds
+    unit: str
+
+
+def parse_limit(text):
+    """``"600/minute"`` (also ``600 per minute``, ``10/second``, ``/hour``, ``/day``) → Limit."""
+    match = _LIMIT_FORMAT.match(text or "")
+    if not match or int(match.group(1)) < 1:
+        raise ConfigError(f"LOGSTORE_RATE_LIMIT must look like 600/minute (second, minute, hour or day), "
+                          f"not {text!r}")
+    unit = match.group(2).lower()
+    return Limit(int(match.group(1)), PERIODS[unit], unit)
+
+
+_RATE_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?(?:\s+burst\s+(\d+))?\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    period: int  # seconds
+    unit: str
+    burst: int
+
+    @property
+    def interval(self):
+        return self.period / self.count
+
+    def __str__(self):
+        return f"{self.count}/{self.unit} burst {self.burst}"
+
+
+def parse_rate(name, text):
+    """``"600/minute burst 120"`` → Rate; the burst defaults to the count of one period."""
+    match = _RATE_FORMAT.match(text or "")
+    if not match or int(match.group(1)) < 1 or (match.group(3) is not None and int(match.group(3)) < 1):
+        raise ConfigError(f"{name} must look like 600/minute or 600/minute burst 120 (second, minute, hour or "
+                          f"day), or off; not {text!r}")
+    count, unit = int(match.group(1)), match.group(2).lower()
+    return Rate(count, PERIODS[unit], unit, int(match.group(3) or count))
+
+
+def resolve(name, text, default):
+    """The Rate a setting asks for: ``off`` none, unset ``default`` (a text, or None)."""
+    text = (text or "").strip() or default
+    if text is None or text.lower() == "off":
+        return None
+    return parse_rate(name, text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    client: Rate | None = None
+    user: Rate | None = None
+    failures: Rate | None = None
+
+
 def _keys(text):
     return frozenset(key.strip() for key in (text or "").split(",") if key.strip())
 
@@ -83,8 +148,6 @@ def default_client_limits(production, rate_limit):
     of it each (its count is shared by every browser of a write key: one client must not take it
     all); else in production DEFAULT_CLIENT_RATE_LIMIT and DEFAULT_USER_RATE_LIMIT; else none."""
     if rate_limit:
-        from .ratelimit import parse_limit
-
         key = parse_limit(rate_limit)
         share = max(1, key.count // 10)
         return (f"{share}/{key.unit} burst {share}",) * 2
@@ -106,7 +169,7 @@ def check_key_lengths(settings):
                 f"logstore refuses keys that short. Make new ones, e.g. openssl rand -hex 24")
 
 
-def _worker_threads(environ):
+def _gunicorn_threads(environ):
     try:
         return max(1, int(environ.get("GUNICORN_THREADS") or 4))
     except ValueError:
@@ -136,8 +199,8 @@ class Settings:
     retention_days: float | None = None
     rate_limit: str | None = None
     cors_origins: tuple = ()
-    server_timeout_ms: int = 1500
-    socket_timeout_ms: int = 20_000
+    db_timeout_ms: int = 1500
+    db_socket_timeout_ms: int = 20_000
     query_timeout_ms: int = 10_000
     heavy_reads: int = 2
     client_rate_limit: str | None = None
@@ -148,14 +211,12 @@ class Settings:
     public_url: str | None = None
 
     def client_limits(self):
-        """The per-client limits (clientlimits.Limits); ConfigError for a malformed one."""
-        from .clientlimits import Limits, resolve
-
+        """The per-client limits; ConfigError for a malformed one."""
         return Limits(client=resolve("LOGSTORE_CLIENT_RATE_LIMIT", self.client_rate_limit, None),
                       user=resolve("LOGSTORE_USER_RATE_LIMIT", self.user_rate_limit, None),
                       failures=resolve("LOGSTORE_AUTH_FAILURE_LIMIT", self.auth_failure_limit, None))
     heavy_read_wait_ms: int = 2000      # how long a heavy read waits for a slot (readgate); 0: never
-    worker_threads: int = 4             # GUNICORN_THREADS: bounds the heavy reads waiting at once
+    gunicorn_threads: int = 4           # GUNICORN_THREADS: bounds the heavy reads waiting at once
 
     @classmethod
     def from_env(cls, environ=None):
@@ -184,8 +245,8 @@ class Settings:
             retention_days=_number(env, "LOGSTORE_RETENTION_DAYS", None),
             rate_limit=rate_limit,
             cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()),
-            server_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
-            socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
+            db_timeout_ms=_number(env, "LOGSTORE_DB_TIMEOUT_MS", 1500, int),
+            db_socket_timeout_ms=_number(env, "LOGSTORE_DB_SOCKET_TIMEOUT_MS", 20_000, int),
             query_timeout_ms=_number(env, "LOGSTORE_QUERY_TIMEOUT_MS", 10_000, int),
             heavy_reads=_number(env, "LOGSTORE_HEAVY_READS", default_heavy_reads(env), int),
             client_rate_limit=env.get("LOGSTORE_CLIENT_RATE_LIMIT") or client_default,
@@ -195,7 +256,7 @@ class Settings:
             trust_forwarded_host=_flag(env, "LOGSTORE_TRUST_FORWARDED_HOST"),
             public_url=_public_url(env),
             heavy_read_wait_ms=_wait_ms(env, "LOGSTORE_HEAVY_READ_WAIT_MS", 2000),
-            worker_threads=_worker_threads(env),
+            gunicorn_threads=_gunicorn_threads(env),
         )
         settings.client_limits()  # a malformed limit stops the start here
         check_key_lengths(settings)

@@ -1,5 +1,5 @@
 """One MongoClient per process, kept in ``app.extensions``; the check of the server at start; the
-``create-indexes`` command."""
+``migrate`` command (the release: every index, then the migration of older buckets)."""
 from __future__ import annotations
 
 import logging
@@ -9,8 +9,9 @@ from flask import current_app
 from pymongo import MongoClient
 from pymongo.errors import OperationFailure, PyMongoError
 
-from . import idempotency, ratelimit, store, values
+from . import values
 from .config import ConfigError
+from .store.indexes import ensure_all_indexes
 from .store.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,8 @@ def init_app(app, database=None):
                 "MONGO_URL is not set. Run `python3 dev.py run` (or `python app.py`) for the local default "
                 "database, or point MONGO_URL at MongoDB."
             )
-        database = connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
+        database = connect(settings.mongo_url, settings.db_timeout_ms, settings.db_socket_timeout_ms)
     app.extensions["logstore.db"] = values.decoding(database)
-    app.cli.add_command(create_indexes_command)
     app.cli.add_command(migrate_command)
 
 
@@ -97,27 +97,22 @@ def ping(database):
         return False
 
 
-def ensure_all_indexes(database, settings):
-    """Every collection's indexes, retention included; safe to run again."""
-    store.ensure_indexes(database, settings.retention_days)
-    idempotency.ensure_indexes(database)
-    ratelimit.ensure_indexes(database)
-
-
-def release(database, settings):
+def release(database, settings, full=False):
     """What a release does before any worker serves: every index, then the migration of older
     buckets; returns how many sessions were rewritten."""
-    ensure_all_indexes(database, settings)
-    return migrate(database)
+    ensure_all_indexes(database, settings.retention_days)
+    return migrate(database, full=full)
 
 
-@click.command("create-indexes")
-def create_indexes_command():
-    """Create (or confirm) every index and migrate older buckets; the Procfile's release phase runs this."""
+@click.command("migrate")
+@click.option("--full", is_flag=True, help="also check buckets of the current layout and count every hour again (a full scan)")
+def migrate_command(full):
+    """Create (or confirm) every index, then rewrite buckets of an older layout and count the sessions'
+    hours; the Procfile's release phase runs this. Safe to run again: resumes where a stopped run ended."""
     database = get_db()
     try:
         check_server(database)
-        rewritten = release(database, current_app.extensions["logstore.settings"])
+        rewritten = release(database, current_app.extensions["logstore.settings"], full=full)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     except OperationFailure as exc:
@@ -138,11 +133,3 @@ def missing_privilege(error, name):
     return (f"the release's database user lacks a privilege on {name} (it needs readWrite and dbAdmin there; "
             f"docs/DEPLOY.md): {message}")
 
-
-@click.command("migrate")
-@click.option("--full", is_flag=True, help="also check buckets of the current layout and count every hour again (a full scan)")
-def migrate_command(full):
-    """Rewrite buckets of an older layout and count the sessions' hours; safe to run again, resumes
-    where a stopped run ended."""
-    rewritten = migrate(get_db(), full=full)
-    click.echo(f"{rewritten} sessions rewritten")

@@ -11,8 +11,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .filters import InvalidParameter
-from .store.reads import QueryTimeout
-from .transactions import StorageBusy
+from .store.errors import QueryTimeout, StorageBusy, UnknownTimeZone
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +87,8 @@ def request_id():
 def problem_response(error):
     """A Response holding the problem document for ``error`` (ApiError, a query parameter's
     InvalidParameter, HTTPException, or other)."""
+    if isinstance(error, UnknownTimeZone):
+        error = InvalidParameter("tz", str(error))  # the store's word for a bad parameter: the same 400
     if isinstance(error, ApiError):
         return _problem(error.status, error.code, error.title, error.detail, error.errors,
                         error.headers, error.extra)
@@ -125,6 +126,18 @@ def problem_response(error):
     log.exception("unhandled error (request %s)", request_id())
     return _problem(500, "INTERNAL_ERROR", "Internal Server Error",
                     "an unexpected error occurred; quote the requestId when reporting it", None, {}, {})
+
+
+def export_cut_reason(error):
+    """The code and detail of an export that ``error`` cut mid-stream, once its 200 was sent."""
+    server_code = getattr(error, "code", None)
+    if isinstance(error, QueryTimeout) or getattr(error, "timeout", False) or server_code in TIME_LIMIT_CODES:
+        return "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
+    if server_code in MEMORY_LIMIT_CODES:
+        return "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
+    if isinstance(error, PyMongoError):
+        return "DATABASE_UNAVAILABLE", "the database failed during the export"
+    return "INTERNAL_ERROR", f"the export failed (request {request_id()}); the rows before this line are complete"
 
 
 def is_read_time_limit(error):

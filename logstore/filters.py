@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .action_types import ACTION_TYPES
 from .times import TimeFormatError, parse_time, parse_tz, sub_millis, to_naive_utc
-from .validation import ACTION_TYPES
 
 FILTER_PARAMS = ("userId", "sessionId", "types", "from", "to")
 DEFAULT_LIMIT = 1000

@@ -1,6 +1,6 @@
 """Idempotency-Key: a retried POST gets the first answer again instead of storing twice.
 
-Records live in MongoDB (collection ``idempotency``), so they hold across workers and dynos::
+Records live in MongoDB (collection ``idempotency``, read and written by ``store/idempotency.py``), so they hold across workers and dynos::
 
     {_id: sha256(scope, key), fingerprint, owner, state: "pending" | "done", lease, created,
      status, body}
@@ -28,20 +28,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import msgspec
-from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from .errors import ApiError
+from .store import idempotency as records
+from .store.idempotency import TTL_SECONDS
 
-COLLECTION = "idempotency"
-TTL_SECONDS = 24 * 3600
 # Longer than gunicorn's worker timeout (30 s), so a live request keeps its claim; a crashed one
 # blocks retries (409) for at most this long.
 LEASE_SECONDS = 60
 MAX_KEY_LENGTH = 255
-
-
-def ensure_indexes(db):
-    db[COLLECTION].create_index("created", name="created_ttl", expireAfterSeconds=TTL_SECONDS)
 
 
 def check_key(key):
@@ -69,30 +64,29 @@ def run(db, key, scope, request_fingerprint, process, now=None):
     :return: ``(status, body bytes, replayed)``.
     :raise ApiError: 409 while another request holds the key, 422 for a different body.
     """
-    collection = db[COLLECTION]
     record_id = hashlib.sha256(f"{scope or '-'}\0{key}".encode()).hexdigest()
-    claim = _claim(collection, record_id, request_fingerprint, now)
+    claim = _claim(db, record_id, request_fingerprint, now)
     if isinstance(claim, tuple):
         return claim[0], claim[1], True
     completed = []
 
     def on_commit(session, reply):
-        _complete(collection, record_id, claim, reply, session)
+        _complete(db, record_id, claim, reply, session)
         completed.append(True)
 
     try:
         reply = process(on_commit)
     except BaseException:
-        _release(collection, record_id, claim)
+        _release(db, record_id, claim)
         raise
     body = _encode(reply)
     if not completed and reply.get("rejected"):
         # Nothing went through the transaction (every session rejected): no stored actions to pair with.
-        _complete(collection, record_id, claim, reply, None)
+        _complete(db, record_id, claim, reply, None)
     elif not completed:
         # An empty body (`[]`) stores nothing and answers the same every time: no record (each would
         # keep ~300 bytes for 24 h, for anyone who sends `[]` with new keys).
-        _release(collection, record_id, claim)
+        _release(db, record_id, claim)
     return 201, body, False
 
 
@@ -100,19 +94,16 @@ def _utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)  # pymongo hands back naive UTC
 
 
-def _claim(collection, record_id, request_fingerprint, now):
+def _claim(db, record_id, request_fingerprint, now):
     """Our owner token once the key is ours, or ``(status, body)`` of a finished first request."""
     now = now or _utcnow()
     owner = uuid.uuid4().hex
     record = {"_id": record_id, "fingerprint": request_fingerprint, "owner": owner, "state": "pending",
               "lease": now + timedelta(seconds=LEASE_SECONDS), "created": now}
     for _attempt in range(4):
-        try:
-            collection.insert_one(record)
+        if records.insert_claim(db, record):
             return owner
-        except DuplicateKeyError:
-            pass
-        existing = collection.find_one({"_id": record_id})
+        existing = records.find_record(db, record_id)
         if existing is None:
             continue  # expired and removed between our insert and our read
         expired = existing["created"] <= now - timedelta(seconds=TTL_SECONDS)
@@ -131,26 +122,14 @@ def _claim(collection, record_id, request_fingerprint, now):
         # A claim whose owner died (lease over), or a record past 24 h: take it over, unless someone
         # else did since we read it, or its owner completed it meanwhile (a request committing in
         # this instant): the filter asks again for what made the record ours to take.
-        if collection.find_one_and_replace(takeover_filter(record_id, existing["owner"], now), record):
+        if records.take_over(db, record_id, existing["owner"], now, record):
             return owner
     raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE", "requests with this Idempotency-Key are racing; retry shortly",
                    title="Idempotency-Key in use", headers={"Retry-After": "1"})
 
 
-def takeover_filter(record_id, owner, now):
-    """The record ``record_id`` of ``owner`` only while it may be taken over: pending with its lease
-    run out, or past its 24 hours (whatever its state)."""
-    return {"_id": record_id, "owner": owner,
-            "$or": [{"state": "pending", "lease": {"$lte": now}},
-                    {"created": {"$lte": now - timedelta(seconds=TTL_SECONDS)}}]}
-
-
-def _complete(collection, record_id, owner, reply, session):
-    done = collection.update_one(
-        {"_id": record_id, "owner": owner, "state": "pending"},
-        {"$set": {"state": "done", "status": 201, "body": _encode(reply)}},
-        session=session)
-    if done.matched_count == 0 and session is not None:
+def _complete(db, record_id, owner, reply, session):
+    if not records.complete(db, record_id, owner, _encode(reply), session) and session is not None:
         # Our lease ran out and another request took the key over: let it be the one that stores.
         raise ApiError(409, "IDEMPOTENCY_KEY_IN_USE",
                        "this request took too long and another request with its Idempotency-Key took over; "
@@ -158,12 +137,9 @@ def _complete(collection, record_id, owner, reply, session):
                        headers={"Retry-After": "1"})
 
 
-def _release(collection, record_id, owner):
-    """Drop our pending claim after a failure; if the database is down, the lease runs out instead."""
-    try:
-        collection.delete_one({"_id": record_id, "owner": owner, "state": "pending"})
-    except PyMongoError:
-        pass
+def _release(db, record_id, owner):
+    """Drop our pending claim after a failure (store.idempotency.release)."""
+    records.release(db, record_id, owner)
 
 
 def _encode(reply):

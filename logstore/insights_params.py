@@ -7,8 +7,8 @@ import re
 from dataclasses import replace
 from datetime import timedelta
 
+from .action_types import ACTION_TYPES
 from .filters import Bound, InvalidParameter, single_value
-from .validation import ACTION_TYPES
 
 TOP_LIMIT, TOP_MAX = 10, 1000
 PATHS_LIMIT, PATHS_MAX = 50, 1000

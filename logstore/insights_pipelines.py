@@ -1,6 +1,6 @@
 """Pure builders of the insights' pipelines (``store.insights`` runs them): plain lists and dicts.
 
-Each reads either the hours' counts (``store.hours``: a document per session and hour, no action
+Each reads either the hours' counts (``store.hour_counts``: a document per session and hour, no action
 unwound) or the buckets, where it starts with ``pipelines.bucket_match_stages`` (the index-backed
 ``$match``) and unwinds only the buckets that may hold a matching action.
 """
@@ -8,22 +8,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .pipelines import ALL_TYPES, action_match, bucket_match_stages, hours_match_stages
-
-NAVIGATE = "NAVIGATE"
-# The property keys each type must carry: a top list or a step on one of them needs that type only.
-TYPE_OF_PROPERTY = {"locationX": "CLICK", "locationY": "CLICK", "viewedId": "VIEW",
-                    "pageFrom": NAVIGATE, "pageTo": NAVIGATE}
+from .action_types import ACTION_TYPES, NAVIGATE
+from .pipelines import action_match, bucket_match_stages, hours_match_stages
 
 
 def narrowed(log_filter, types):
     """``log_filter`` with its types cut down to ``types`` (those of them it allows); None when
     nothing is left, i.e. no action can match."""
-    allowed = log_filter.types or ALL_TYPES
-    kept = tuple(kind for kind in ALL_TYPES if kind in types and kind in allowed)
+    allowed = log_filter.types or ACTION_TYPES
+    kept = tuple(kind for kind in ACTION_TYPES if kind in types and kind in allowed)
     if not kept:
         return None
-    return replace(log_filter, types=kept if len(kept) < len(ALL_TYPES) else None)
+    return replace(log_filter, types=kept if len(kept) < len(ACTION_TYPES) else None)
 
 
 def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessionId"), index=False, sessions=None):
@@ -40,7 +36,7 @@ def _unwound(log_filter, first_range=None, extra=None, project=("userId", "sessi
 
 def overview_hours_pipeline(log_filter, lo, hi):
     """The hours of the windows ``[lo, hi)`` (None: unbounded) the caller found wholly inside the
-    filter's range: ``store.hours`` documents (``{userId, sessionId, w, count, n, first, last}``), in
+    filter's range: ``store.hour_counts`` documents (``{userId, sessionId, w, count, n, first, last}``), in
     no order. Only for a
     filter without types (an hour's ``first``/``last`` are those of all its actions)."""
     # No $project: on SecantusDB, which evaluates a projection per document in Python, the hours'

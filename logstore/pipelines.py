@@ -6,11 +6,11 @@ planner that only takes equalities plus one range (SecantusDB's) then still uses
 """
 from __future__ import annotations
 
-from .spans import SPAN, window_of
+from .action_types import ACTION_TYPES
+from .windows import SPAN, window_of
 from .times import LAST_INSTANT, day_limits
 
 ACTION = "actions"
-ALL_TYPES = ("CLICK", "VIEW", "NAVIGATE")
 
 
 def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
@@ -32,7 +32,7 @@ def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
     elif log_filter.user_id is not None:
         indexed["userId"] = log_filter.user_id
     types = log_filter.types
-    if types and len(types) < len(ALL_TYPES):
+    if types and len(types) < len(ACTION_TYPES):
         if len(types) == 1 and not indexed:
             indexed["types"] = types[0]
         else:
@@ -59,7 +59,7 @@ def bucket_match_stages(log_filter, first_range=None, at_or_after=None):
 
 def _before(end):
     """The operator of an exclusive upper bound ``end``: ``$lte`` once it is held at the last
-    instant (``spans.later``), so that an action at 9999-12-31T23:59:59.999Z is still read."""
+    instant (``windows.later``), so that an action at 9999-12-31T23:59:59.999Z is still read."""
     return "$lte" if end >= LAST_INSTANT else "$lt"
 
 
@@ -88,7 +88,7 @@ def _one_or_in(values):
 def action_match(log_filter):
     """The conditions on one unwound action (fields under ``actions.``), exact to the microsecond."""
     conditions = []
-    if log_filter.types and len(log_filter.types) < len(ALL_TYPES):
+    if log_filter.types and len(log_filter.types) < len(ACTION_TYPES):
         conditions.append({"actions.type": {"$in": list(log_filter.types)}})
     if log_filter.start is not None:
         conditions.append(_at_or_after(log_filter.start))
@@ -195,7 +195,7 @@ def kept_actions(log_filter, at_or_after, before):
     conditions = [{"$gte": ["$$x.a.t", at_or_after]}, {_before(before): ["$$x.a.t", before]}]
     if log_filter.end is not None:
         conditions.append({"$lte": ["$$x.a.t", log_filter.end.instant]})
-    if log_filter.types and len(log_filter.types) < len(ALL_TYPES):
+    if log_filter.types and len(log_filter.types) < len(ACTION_TYPES):
         conditions.append({"$in": ["$$x.a.type", list(log_filter.types)]})
     return {"$filter": {"input": indexed, "as": "x", "cond": {"$and": conditions}}}
 
@@ -230,7 +230,7 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
     :param first_range: ``(lo, hi)``: only the buckets whose ``first`` is in ``[lo, hi)``.
     """
     fields = [GROUP_KEYS[name] for name in group_by]
-    types = log_filter.types or ALL_TYPES
+    types = log_filter.types or ACTION_TYPES
     counted = [{"type": kind, "t": "$first", "c": {"$ifNull": [f"$n.{kind}", 0]}} for kind in types]
     stages = bucket_match_stages(log_filter, first_range)
     stages.append({"$project": {"userId": 1, "sessionId": 1, "actions": {
@@ -254,7 +254,7 @@ def stats_pipeline(log_filter, group_by, tz="UTC", first_range=None):
 
 
 def hours_match_stages(log_filter, lo, hi):
-    """``$match`` stages selecting the hours' counts (``store.hours``) of the filter's user or
+    """``$match`` stages selecting the hours' counts (``store.hour_counts``) of the filter's user or
     session in the windows ``[lo, hi)`` (None: unbounded): the ``session_hour`` index's prefix (or
     the range of ``w``) first, the session of a user second. An empty list matches every hour."""
     match = {}
@@ -271,7 +271,7 @@ def hours_match_stages(log_filter, lo, hi):
 
 def hours_stats_pipeline(log_filter, group_by, lo, hi):
     """The matching actions per window (and per user or session when grouped by them), added up
-    from the hours' counts (``store.hours``) of the windows in ``[lo, hi)`` (None: unbounded),
+    from the hours' counts (``store.hour_counts``) of the windows in ``[lo, hi)`` (None: unbounded),
     which the caller has chosen inside the filter's time range: rows ``{_id: {w, userId?,
     sessionId?}, <type>: count, …}`` for each asked type, in no order.
 
@@ -281,7 +281,7 @@ def hours_stats_pipeline(log_filter, group_by, lo, hi):
     for a month of a million actions).
     """
     fields = [GROUP_KEYS[name] for name in group_by]
-    types = log_filter.types or ALL_TYPES
+    types = log_filter.types or ACTION_TYPES
     stages = hours_match_stages(log_filter, lo, hi)
     group_id = {"w": "$w", **{field: f"${field}" for field in ("userId", "sessionId") if field in fields}}
     stages.append({"$group": {"_id": group_id, **{kind: {"$sum": f"$n.{kind}"} for kind in types}}})

@@ -5,7 +5,7 @@ the requests of the current window plus those of the previous window weighted by
 still inside the sliding window. A plain fixed window would let a client send twice the limit
 across a boundary (the limit at the end of one window, the limit again at the start of the next).
 
-The counts live in MongoDB, one document per caller and period ``{_id, w, n, p, expires}`` (window
+The counts live in MongoDB (``store/ratelimits.py``), one document per caller and period ``{_id, w, n, p, expires}`` (window
 number, its count, the previous window's count), updated by one upserting pipeline update, so one
 round trip per request; a TTL index removes it once both windows are over. Kept in process memory
 the count would be per worker: with 4 workers on 3 dynos a client would get 12 times the limit.
@@ -15,47 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from flask import current_app, request
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
 
-from .config import ConfigError
+from .config import parse_limit
+from .db import get_db
 from .errors import ApiError
-
-COLLECTION = "ratelimits"
-PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
-_FORMAT = re.compile(r"^\s*(\d+)\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class Limit:
-    count: int
-    period: int  # seconds
-    unit: str
-
-
-def parse_limit(text):
-    """``"600/minute"`` (also ``600 per minute``, ``10/second``, ``/hour``, ``/day``) → Limit."""
-    match = _FORMAT.match(text or "")
-    if not match or int(match.group(1)) < 1:
-        raise ConfigError(f"LOGSTORE_RATE_LIMIT must look like 600/minute (second, minute, hour or day), "
-                          f"not {text!r}")
-    unit = match.group(2).lower()
-    return Limit(int(match.group(1)), PERIODS[unit], unit)
-
+from .store import ratelimits
 
 def init_app(app):
     settings = app.extensions["logstore.settings"]
     app.extensions["logstore.rate_limit"] = parse_limit(settings.rate_limit) if settings.rate_limit else None
-
-
-def ensure_indexes(db):
-    db[COLLECTION].create_index("expires", name="expires_ttl", expireAfterSeconds=0)
 
 
 def check(caller, now=None):
@@ -69,8 +40,7 @@ def check(caller, now=None):
     now = time.time() if now is None else now
     window = int(now // limit.period)
     who = caller or "ip-" + hashlib.sha256((request.remote_addr or "").encode()).hexdigest()[:16]
-    window, previous, current = _bump(current_app.extensions["logstore.db"][COLLECTION], f"{who}:{limit.period}",
-                                      window, limit.period)
+    window, previous, current = ratelimits.bump_window(get_db(), f"{who}:{limit.period}", window, limit.period)
     # The part of the window gone, 0 to 1 (0 when another dyno's clock has already moved the
     # counter into a later window than this one's).
     elapsed = min(max(now / limit.period - window, 0.0), 1.0)
@@ -91,28 +61,3 @@ def retry_after(limit, window, previous, current, now):
         # Not in this window: in the next, this window's count is the previous one.
         at = (window + 2 - (limit.count - 1) / current) * limit.period
     return max(1, math.ceil(at - now - 1e-9))
-
-
-def _bump(collection, counter_id, window, period):
-    """Count one request in ``window``, or in the counter's window if a clock ahead of ours has
-    already moved it on; return (that window, the previous window's count, that window's count)."""
-    expires = datetime.fromtimestamp((window + 2) * period, timezone.utc)
-    same_or_later, one_before = {"$gte": ["$w", window]}, {"$eq": ["$w", window - 1]}
-    update = [{"$set": {
-        # One $set stage: every expression reads the document as it was before this update.
-        "p": {"$switch": {"branches": [{"case": same_or_later, "then": "$p"}, {"case": one_before, "then": "$n"}],
-                          "default": 0}},
-        "n": {"$cond": [same_or_later, {"$add": ["$n", 1]}, 1]},
-        "w": {"$max": ["$w", window]},
-        "expires": {"$max": ["$expires", expires]},
-    }}]
-    for _attempt in range(3):
-        try:
-            doc = collection.find_one_and_update(
-                {"_id": counter_id}, update, upsert=True, return_document=ReturnDocument.AFTER,
-                projection={"w": 1, "p": 1, "n": 1})
-            return doc["w"], doc["p"], doc["n"]
-        except DuplicateKeyError:
-            # Two first requests raced to create the counter; the loser updates it.
-            continue
-    raise RuntimeError("could not count the request against the rate limit")

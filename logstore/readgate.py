@@ -76,7 +76,7 @@ class ReadGate:
 
 def init_app(app):
     settings = app.extensions["logstore.settings"]
-    waiters = max(0, settings.worker_threads - settings.heavy_reads - 1)
+    waiters = max(0, settings.gunicorn_threads - settings.heavy_reads - 1)
     app.extensions["logstore.readgate"] = ReadGate(settings.heavy_reads, settings.heavy_read_wait_ms, waiters)
 
 

@@ -1,4 +1,4 @@
-"""Three changes to SecantusDB 0.7.0b3, applied in the local database's own process (logstore.localdb).
+"""Three changes to SecantusDB 0.7.0b3, applied in the local database's own process (logstore.local_database).
 
 The first two touch private names of that one version, so ``apply`` checks the version first and
 leaves any other version alone (it logs why): a new SecantusDB must be looked at again, not patched

@@ -26,7 +26,7 @@ def check_settings(environ=None):
 
 def check_database(settings):
     """Ask the server at ``MONGO_URL`` what it is (``db.check_server``): a standalone stops the start."""
-    database = db.connect(settings.mongo_url, settings.server_timeout_ms, settings.socket_timeout_ms)
+    database = db.connect(settings.mongo_url, settings.db_timeout_ms, settings.db_socket_timeout_ms)
     try:
         db.check_server(database)
     finally:

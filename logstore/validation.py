@@ -16,16 +16,12 @@ from typing import Annotated, Any, Literal, Union
 
 import msgspec
 
+from . import action_types
+from .action_types import ACTION_TYPES, REQUIRED_PROPERTIES
 from .times import TimeFormatError, in_range, offset_minutes, parse_time, parse_times
 
 MAX_PROBLEMS = 100
 MAX_DEPTH = 32
-ACTION_TYPES = ("CLICK", "VIEW", "NAVIGATE")
-REQUIRED_PROPERTIES = {
-    "CLICK": (("locationX", "number"), ("locationY", "number")),
-    "VIEW": (("viewedId", "string"),),
-    "NAVIGATE": (("pageFrom", "string"), ("pageTo", "string")),
-}
 SESSION_FIELDS = frozenset(("userId", "sessionId", "actions"))
 ACTION_FIELDS = frozenset(("time", "type", "properties", "id"))
 INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
@@ -46,7 +42,7 @@ def _typed(values):
     """
     action = msgspec.defstruct("_Action", [
         ("time", str),    # parsed in bulk by times.parse_times, which also holds the offset's colon to RFC 3339
-        ("type", Literal["CLICK", "VIEW", "NAVIGATE"]),
+        ("type", Literal[ACTION_TYPES]),
         ("properties", dict[str, values]),
         ("id", Union[Name, msgspec.UnsetType], msgspec.UNSET),
     ], forbid_unknown_fields=True, gc=False)
@@ -257,11 +253,16 @@ _REQUIRED_KINDS = {
 }
 
 
+def key_is_valid(key):
+    """A property key is stored as given: it may not start with $ nor hold a . or a NUL character."""
+    return not (key.startswith("$") or "." in key or "\x00" in key)
+
+
 def _learn_keys(properties):
     """True when every key is valid; remembers the short ones."""
     for key in properties:
         if key not in _clean_keys:
-            if key.startswith("$") or "." in key or "\x00" in key:
+            if not key_is_valid(key):
                 return False
             if len(_clean_keys) < _CLEAN_KEYS_MAX and len(key) <= _CLEAN_KEY_LENGTH:
                 _clean_keys.add(key)
@@ -342,7 +343,7 @@ def action_problems(action, pointer):
         yield Problem(f"{pointer}/type", "REQUIRED", "type is required")
     elif action_type not in ACTION_TYPES or not isinstance(action_type, str):
         action_type = None
-        yield Problem(f"{pointer}/type", "INVALID_ACTION_TYPE", "type must be CLICK, VIEW or NAVIGATE")
+        yield Problem(f"{pointer}/type", "INVALID_ACTION_TYPE", f"type must be {action_types.listed()}")
     yield from _name_problems(action, "id", pointer, required=False)
     properties = action.get("properties")
     if "properties" not in action:
@@ -376,7 +377,7 @@ def _value_problems(value, pointer, depth):
     if isinstance(value, dict):
         for key, item in value.items():
             where = f"{pointer}/{_escape(key)}"
-            if key.startswith("$") or "." in key or "\x00" in key:
+            if not key_is_valid(key):
                 yield Problem(where, "INVALID_KEY",
                               "keys may not start with $ or contain . or a NUL character")
             yield from _value_problems(item, where, depth + 1)

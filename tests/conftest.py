@@ -24,7 +24,7 @@ def mongo_url(tmp_path_factory):
 
     from logstore import secantus_patches
 
-    secantus_patches.apply()  # the database of `dev.py run` has them too (logstore.localdb)
+    secantus_patches.apply()  # the database of `dev.py run` has them too (logstore.local_database)
     server = SecantusDBServer(host="127.0.0.1", port=0,
                               storage_path=str(tmp_path_factory.mktemp("secantus")))
     server.start()

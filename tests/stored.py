@@ -1,11 +1,11 @@
 """Checks of what is stored, shared by tests of every path that writes."""
 from collections import Counter
 
-from logstore.spans import SPAN, window_of
+from logstore.windows import SPAN, window_of
 
 
 def assert_hours_agree(db):
-    """The hours' counts (``store.hours``) and the rollups (``store.rollups``) are exactly what the
+    """The hours' counts (``store.hour_counts``) and the rollups (``store.rollups``) are exactly what the
     buckets hold, type by type, and no hour or rollup document counts nothing."""
     from_buckets, from_hours = Counter(), Counter()
     sessions = {}

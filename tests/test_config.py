@@ -38,3 +38,11 @@ def test_create_app_reads_the_environment(monkeypatch, mongo_url):
     assert app.extensions["logstore.settings"].max_actions == 7
     assert app.extensions["logstore.db"].name == "logstore_config_test"
     app.extensions["logstore.db"].client.drop_database("logstore_config_test")
+
+
+def test_config_fields_are_named_after_their_variables():
+    """A field says which variable sets it (the variables are the contract; the fields follow)."""
+    settings = Settings.from_env({"LOGSTORE_DB_TIMEOUT_MS": "700", "LOGSTORE_DB_SOCKET_TIMEOUT_MS": "9000",
+                                  "GUNICORN_THREADS": "6", "LOGSTORE_QUERY_TIMEOUT_MS": "800"})
+    assert (settings.db_timeout_ms, settings.db_socket_timeout_ms, settings.gunicorn_threads,
+            settings.query_timeout_ms) == (700, 9000, 6, 800)

@@ -5,9 +5,10 @@ from pymongo.errors import (AutoReconnect, BulkWriteError, ConnectionFailure, Du
                             NetworkTimeout, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError,
                             WriteConcernError, WTimeoutError)
 
-from logstore import transactions
+from logstore.store import transactions
 from logstore.errors import problem_response
-from logstore.store.reads import QueryTimeout
+from logstore.filters import InvalidParameter
+from logstore.store.errors import QueryTimeout, UnknownTimeZone
 
 
 def labelled(error, label):
@@ -73,6 +74,18 @@ def test_a_read_stopped_at_its_time_limit_is_a_query_timeout(app_context):
     response = problem_response(QueryTimeout())
     assert response.status_code == 503 and response.get_json()["code"] == "QUERY_TIMEOUT"
     assert response.headers["Retry-After"].isdigit()
+
+
+def test_errors_a_zone_the_server_does_not_know_is_the_same_400_as_a_bad_tz(app_context):
+    """The store says UnknownTimeZone (no HTTP below this module); the client gets what a tz
+    parameter the service refuses itself answers: 400 INVALID_PARAMETER naming ``tz``."""
+    stored = problem_response(UnknownTimeZone("Europe/Atlantis")).get_json()
+    refused = problem_response(InvalidParameter("tz", "the database does not know the time zone 'Europe/Atlantis'"))
+    assert stored.pop("requestId") and refused.get_json().pop("requestId")
+    expected = refused.get_json()
+    del expected["requestId"]
+    assert stored == expected
+    assert stored["status"] == 400 and stored["parameter"] == "tz" and stored["code"] == "INVALID_PARAMETER"
 
 
 @pytest.mark.parametrize("error", BUGS, ids=lambda e: type(e).__name__)

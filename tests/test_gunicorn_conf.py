@@ -3,7 +3,7 @@ import runpy
 
 import pytest
 
-from logstore.local import ROOT
+from logstore.launcher import ROOT
 
 
 @pytest.fixture

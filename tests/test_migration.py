@@ -5,8 +5,8 @@ from datetime import datetime, timedelta
 
 from logstore import create_app, store
 from logstore.config import Settings
-from logstore.spans import SPAN
-from logstore.store import extent, hours, migrate as migration
+from logstore.windows import SPAN
+from logstore.store import hour_counts, meta, migrate as migration
 from tests.builders import action, session_log
 from tests.stored import assert_hours_agree
 
@@ -74,7 +74,7 @@ def test_a_stopped_migration_resumes_where_it_ended(db, monkeypatch):
     total = seed_old_store(db)
     monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 5)
     assert migration.migrate(db, max_batches=1) == 5
-    assert extent.layout(db) != extent.LAYOUT
+    assert meta.layout(db) != meta.LAYOUT
     assert db[store.SESSIONS].count_documents({"w": {"$exists": False}}) == 14
     assert migration.migrate(db) == 7
     assert db[store.SESSIONS].count_documents({"w": {"$exists": False}}) == 0
@@ -97,7 +97,7 @@ def test_appends_after_the_migration_go_to_windowed_buckets(db):
 
 def test_a_store_created_by_this_release_needs_no_migration(db):
     create_app(Settings(), database=db)
-    assert extent.layout(db) == extent.LAYOUT
+    assert meta.layout(db) == meta.LAYOUT
     assert migration.migrate(db) == 0
 
 
@@ -113,8 +113,8 @@ def seed_store_without_hours(db):
         action((BASE + timedelta(minutes=13 * k + s)).strftime("%Y-%m-%dT%H:%M:%S-06:00"), TYPES[(k + s) % 3])
         for k in range(30)]) for s in range(12)]
     assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
-    db[hours.HOURS].drop()
-    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 2}})
+    db[hour_counts.HOURS].drop()
+    db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": 2}})
     return client
 
 
@@ -126,15 +126,15 @@ def test_a_store_without_hours_counts_them_resumably_and_stats_stay_exact(db, mo
     monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 5)
     assert migration.migrate(db, max_batches=1) == 0
     # Sessions in (userId, sessionId) order: u0's four, then u1's first.
-    assert set(db[hours.HOURS].distinct("sessionId")) == {"s0", "s3", "s6", "s9", "s1"}
-    assert extent.layout(db) == 2 and extent.migrated_up_to(db) == ("u1", "s1")
+    assert set(db[hour_counts.HOURS].distinct("sessionId")) == {"s0", "s3", "s6", "s9", "s1"}
+    assert meta.layout(db) == 2 and meta.migrated_up_to(db) == ("u1", "s1")
     assert client.get(query).get_json() == before     # still from the buckets: the hours are partial
     assert migration.migrate(db) == 0
-    assert extent.layout(db) == extent.LAYOUT and extent.migrated_up_to(db) is None
+    assert meta.layout(db) == meta.LAYOUT and meta.migrated_up_to(db) is None
     assert_hours_agree(db)
     assert client.get(query).get_json() == before     # now from the hours, the same counts
-    db[hours.HOURS].delete_many({"sessionId": "s3"})  # as if a writer of the release before had run
-    assert migration.migrate(db) == 0 and db[hours.HOURS].count_documents({"sessionId": "s3"}) == 0
+    db[hour_counts.HOURS].delete_many({"sessionId": "s3"})  # as if a writer of the release before had run
+    assert migration.migrate(db) == 0 and db[hour_counts.HOURS].count_documents({"sessionId": "s3"}) == 0
     migration.migrate(db, full=True)
     assert_hours_agree(db)
 
@@ -145,17 +145,17 @@ def test_a_store_without_rollups_rolls_them_up_resumably_and_counts_stay_exact(d
     from logstore.store import rollups
 
     client = seed_store_without_hours(db)
-    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 2}})
+    db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": 2}})
     migration.migrate(db)                                    # the hours, as a layout-3 store has them
     db[rollups.ROLLUPS].drop()
-    db[extent.META].update_one({"_id": extent.KEY}, {"$set": {"layout": 3}})
+    db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": 3}})
     queries = ["/logs/stats?groupBy=day,type&tz=%2B05:30", "/logs/stats?types=VIEW&groupBy=type",
                "/logs/overview?tz=%2B05:30&from=2021-03-01T00:00:00Z&to=2021-03-03T00:00:00Z"]
     before = [client.get(query).get_json() for query in queries]
     assert sum(row["count"] for row in before[0]) == 12 * 30 and before[2]["sessions"] == 12
     monkeypatch.setattr(migration, "WINDOWS_PER_BATCH", 2)
     migration.migrate(db, max_batches=1)
-    assert extent.layout(db) == 3 and extent.rolled_up_to(db) is not None
+    assert meta.layout(db) == 3 and meta.rolled_up_to(db) is not None
     assert db[rollups.ROLLUPS].count_documents({}) > 0
     # A write and a delete while the migration is half done: the rest of it counts them as they are.
     when = (BASE + timedelta(minutes=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -164,7 +164,7 @@ def test_a_store_without_rollups_rolls_them_up_resumably_and_counts_stay_exact(d
     assert client.delete("/logs?sessionId=s4").status_code == 200
     after = [client.get(query).get_json() for query in queries]       # still from the hours
     migration.migrate(db)
-    assert extent.layout(db) == extent.LAYOUT and extent.rolled_up_to(db) is None
+    assert meta.layout(db) == meta.LAYOUT and meta.rolled_up_to(db) is None
     assert_hours_agree(db)
     assert [client.get(query).get_json() for query in queries] == after
     assert after != before

@@ -67,10 +67,10 @@ def test_the_wait_and_the_waiters_come_from_the_environment():
     assert Settings.from_env({"LOGSTORE_HEAVY_READ_WAIT_MS": "350"}).heavy_read_wait_ms == 350
     with pytest.raises(ConfigError):
         Settings.from_env({"LOGSTORE_HEAVY_READ_WAIT_MS": "-1"})
-    assert Settings.from_env({"GUNICORN_THREADS": "8"}).worker_threads == 8
+    assert Settings.from_env({"GUNICORN_THREADS": "8"}).gunicorn_threads == 8
 
 
 def test_the_app_s_gate_keeps_a_thread_free_for_posts(app):
     gate = app.extensions["logstore.readgate"]
     settings = app.extensions["logstore.settings"]
-    assert gate.slots + gate.waiters == settings.worker_threads - 1
+    assert gate.slots + gate.waiters == settings.gunicorn_threads - 1

@@ -32,13 +32,29 @@ def test_retention_sets_changes_and_removes_the_ttl_at_start(db):
     assert "last" not in db.session_hours.index_information()      # no read needs it: no write pays for it
 
 
-def test_create_indexes_command_applies_the_retention(db):
+def test_migrate_command_applies_the_retention(db):
     app = create_app(Settings(retention_days=7), database=db)
     db.sessions.drop_indexes()
     with app.app_context():  # the flask command pushes one too
-        result = app.test_cli_runner().invoke(args=["create-indexes"])
+        result = app.test_cli_runner().invoke(args=["migrate"])
     assert result.exit_code == 0, result.output
     assert last_index(db)["expireAfterSeconds"] == 7 * 86400
+
+
+def test_migrate_command_is_the_one_release_command(db):
+    """``flask migrate`` creates every index (idempotency and rate-limit expiries too) and migrates;
+    ``--full`` checks every bucket; the name ``create-indexes`` is gone."""
+    app = create_app(Settings(), database=db)
+    for name in ("sessions", "idempotency", "ratelimits"):
+        db[name].drop_indexes()
+    runner = app.test_cli_runner()
+    with app.app_context():
+        full = runner.invoke(args=["migrate", "--full"])
+        gone = runner.invoke(args=["create-indexes"])
+    assert full.exit_code == 0 and "(0 sessions rewritten)" in full.output, full.output
+    assert "created_ttl" in db.idempotency.index_information() and "expires_ttl" in db.ratelimits.index_information()
+    assert "session_bucket" in db.sessions.index_information()
+    assert gone.exit_code != 0 and "No such command" in gone.output
 
 
 @pytest.fixture(scope="module")

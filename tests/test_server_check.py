@@ -74,7 +74,7 @@ def test_the_release_refuses_a_standalone_with_one_line(standalone_url, monkeypa
     monkeypatch.setenv("MONGO_URL", standalone_url)
     app = create_app()
     with app.app_context():  # the flask command pushes one too
-        result = app.test_cli_runner().invoke(args=["create-indexes"])
+        result = app.test_cli_runner().invoke(args=["migrate"])
     assert result.exit_code == 1
     assert "Error: MONGO_URL points at a standalone MongoDB server" in result.output
     assert "Traceback" not in result.output
@@ -116,7 +116,7 @@ def release_with(monkeypatch, url, retention_days):
     monkeypatch.setenv("LOGSTORE_RETENTION_DAYS", retention_days)
     app = create_app()
     with app.app_context():
-        result = app.test_cli_runner().invoke(args=["create-indexes"])
+        result = app.test_cli_runner().invoke(args=["migrate"])
     app.extensions["logstore.db"].client.close()
     return result
 

@@ -7,8 +7,9 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import ConnectionFailure, OperationFailure
 
-from logstore import store, transactions
-from logstore.local import free_port
+from logstore import store
+from logstore.store import transactions
+from logstore.launcher import free_port
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
 

@@ -2,13 +2,14 @@
 from flask import request
 from flask_restx import Api
 
-from ..auth import SECURITY_DEFINITIONS
 from ..errors import PROBLEM_MIME, ApiError, problem_response
-from . import analyst  # noqa: F401  (adds /logs/export and /logs/stats to the logs namespace)
+from . import export  # noqa: F401  (adds /logs/export to the logs namespace)
 from . import insights  # noqa: F401  (adds /logs/overview, top, paths, funnel, clicks to it)
+from . import stats  # noqa: F401  (adds /logs/stats to it)
 from .health import ns as health_ns
 from .logs import ns as logs_ns
 from .sdk import ns as sdk_ns
+from .shared import SECURITY_DEFINITIONS
 
 
 class ProblemApi(Api):

@@ -6,28 +6,28 @@ from flask import request
 from flask_restx import Model, Resource, fields
 
 from .. import filters, insights_params as params
-from ..auth import requires
 from ..db import get_db
 from ..readgate import gate
 from ..store import Deadline, insights
 from . import schemas
-from .logs import READ_UNAVAILABLE, json_response, ns, settings
-from .params import FILTER_PARAMS
+from .logs import ns
+from .params import FILTER_DOCS
+from .shared import READ_UNAVAILABLE, json_response, requires, settings
 
 TZ_PARAM = {"tz": {"description": "where days begin: an IANA name (America/Denver) or an offset (+05:30); "
                    "default UTC", "type": "string", "in": "query"}}
-OVERVIEW_PARAMS = {**TZ_PARAM, "compare": {
+OVERVIEW_DOCS = {**TZ_PARAM, "compare": {
     "description": "previous: add the same figures for the period of the same length just before from "
                    "(needs from and to)", "type": "string", "enum": ["previous"], "in": "query"}}
-TOP_PARAMS = {
+TOP_DOCS = {
     "field": {"description": "the property whose values are counted: viewedId, pageTo, pageFrom or any key",
               "type": "string", "in": "query", "required": True, "example": "viewedId"},
     "limit": {"description": f"values listed, 1 to {params.TOP_MAX} (default {params.TOP_LIMIT})",
               "type": "integer", "in": "query"},
 }
-PATHS_PARAMS = {"limit": {"description": f"rows per list, 1 to {params.PATHS_MAX} (default {params.PATHS_LIMIT})",
+PATHS_DOCS = {"limit": {"description": f"rows per list, 1 to {params.PATHS_MAX} (default {params.PATHS_LIMIT})",
                           "type": "integer", "in": "query"}}
-FUNNEL_PARAMS = {
+FUNNEL_DOCS = {
     "step": {"description": f"{params.MIN_STEPS} to {params.MAX_STEPS}, in order: TYPE or TYPE:property=value "
              "(the value as text, or the number it reads as)", "type": "array", "items": {"type": "string"},
              "collectionFormat": "multi", "in": "query", "required": True},
@@ -36,7 +36,7 @@ FUNNEL_PARAMS = {
     "within": {"description": "seconds after step 1 that a journey lasts (later steps are not reached)",
                "type": "number", "in": "query"},
 }
-CLICKS_PARAMS = {"page": {"description": "the page whose clicks are drawn (default: the one with the most clicks)",
+CLICKS_DOCS = {"page": {"description": "the page whose clicks are drawn (default: the one with the most clicks)",
                           "type": "string", "in": "query"}}
 
 class NullableFloat(fields.Float):
@@ -119,7 +119,7 @@ def _read(log_filter):
 
 @ns.route("/overview", "/overview/")
 class LogsOverview(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **OVERVIEW_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **OVERVIEW_DOCS})
     @ns.response(200, "Users, sessions, actions, bounce rate, median session length, per day", overview_model)
     @ns.response(400, BAD_PARAMETER, schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
@@ -138,7 +138,7 @@ class LogsOverview(Resource):
 
 @ns.route("/top", "/top/")
 class LogsTop(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **TOP_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **TOP_DOCS})
     @ns.response(200, "The most frequent values, by count descending then value", [top_row])
     @ns.response(400, BAD_PARAMETER, schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
@@ -155,7 +155,7 @@ class LogsTop(Resource):
 
 @ns.route("/paths", "/paths/")
 class LogsPaths(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **PATHS_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **PATHS_DOCS})
     @ns.response(200, "Transitions pageFrom → pageTo, entry and exit pages, each by count", paths_model)
     @ns.response(400, BAD_PARAMETER, schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
@@ -171,7 +171,7 @@ class LogsPaths(Resource):
 
 @ns.route("/funnel", "/funnel/")
 class LogsFunnel(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **FUNNEL_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **FUNNEL_DOCS})
     @ns.response(200, "Per step, how many sessions (or users) reached it and the median time from the previous",
                  funnel_model)
     @ns.response(400, BAD_PARAMETER, schemas.problem)
@@ -192,7 +192,7 @@ class LogsFunnel(Resource):
 
 @ns.route("/clicks", "/clicks/")
 class LogsClicks(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **CLICKS_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **CLICKS_DOCS})
     @ns.response(200, "The click positions of one page (a click map), and the pages by clicks", clicks_model)
     @ns.response(400, BAD_PARAMETER, schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)

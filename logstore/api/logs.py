@@ -1,11 +1,11 @@
 """The /logs namespace: ingest and query. Each method parses, makes one call, shapes the answer."""
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import Response, request
 from flask_restx import Namespace, Resource
 
-from .. import clientlimits, filters, formats, idempotency, store, values
-from ..auth import caller_id, requires
+from .. import clientlimits, filters, formats, idempotency, store
+from ..auth import caller_id
 from ..bodies import BodyTooLarge, InvalidEncoding, UnsupportedEncoding, read_body
 from ..cursors import decode_cursor, encode_cursor
 from ..db import get_db
@@ -14,29 +14,14 @@ from ..ingest import ingest
 from ..pipelines import sort_key
 from ..readgate import gate
 from . import schemas
-from .params import FILTER_PARAMS, PAGE_PARAMS
+from .params import FILTER_DOCS, PAGE_DOCS
+from .shared import READ_UNAVAILABLE, WRITE_UNAVAILABLE, json_response, requires, settings
 
 ns = Namespace("logs", description="Ingest and query session logs")
 for model in schemas.ALL:
     ns.add_model(model.name, model)
 
-QUERY_PARAMS = filters.FILTER_PARAMS + ("limit", "cursor", "format")
-WRITE_UNAVAILABLE = ("Database unavailable or busy (Retry-After); DATABASE_STANDALONE: the database cannot run "
-                     "transactions (a standalone server)")
-READ_UNAVAILABLE = ("Database unavailable; QUERY_TIMEOUT: a read ran past its time limit; QUERY_TOO_LARGE: its "
-                    "groups outgrew the database's memory; READS_BUSY: too many "
-                    "reads across all users in this worker (each with Retry-After)")
-
-
-def json_response(data, status=200, headers=None):
-    """JSON through msgspec: several times faster than the stdlib on a 10,000-action page."""
-    return Response(values.encode(data), status=status, mimetype="application/json", headers=headers)
-
-
-def settings():
-    return current_app.extensions["logstore.settings"]
-
-
+LOGS_QUERY = filters.FILTER_PARAMS + ("limit", "cursor", "format")
 def public_base_url():
     """This request's URL without its query, on LOGSTORE_PUBLIC_URL when set, else on the request's
     own host (X-Forwarded-Host only counts when LOGSTORE_TRUST_FORWARDED_HOST says so)."""
@@ -100,7 +85,7 @@ class Logs(Resource):
             return idempotent_response(key, body, process)
         return json_response(process(), 201)
 
-    @ns.doc(params={**FILTER_PARAMS, **PAGE_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **PAGE_DOCS})
     @ns.response(200, "Matching session logs (or flat actions) in time order", [schemas.session_log])
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
     @ns.response(503, READ_UNAVAILABLE, schemas.problem)
@@ -108,7 +93,7 @@ class Logs(Resource):
     def get(self):
         """Query actions by user, session, types and time range, page by page."""
         args = request.args
-        log_filter = filters.parse_filter(args, QUERY_PARAMS)
+        log_filter = filters.parse_filter(args, LOGS_QUERY)
         limit = filters.parse_limit(args)
         shape = filters.parse_choice(args, "format", ("sessions", "actions"), "sessions")
         token = filters.single_value(args, "cursor")
@@ -123,7 +108,7 @@ class Logs(Resource):
             headers["Link"] = formats.next_link(public_base_url(), args, cursor)
         return json_response(body, headers=headers)
 
-    @ns.doc(params=FILTER_PARAMS)
+    @ns.doc(params=FILTER_DOCS)
     @ns.response(200, "Deleted; the number of actions removed", schemas.delete_result)
     @ns.response(400, "No filter, or an unknown parameter or bad value", schemas.problem)
     @ns.response(503, WRITE_UNAVAILABLE, schemas.problem)

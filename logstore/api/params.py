@@ -1,9 +1,11 @@
-"""Swagger descriptions of the query parameters, shared by every endpoint that filters."""
+"""Swagger descriptions of the query parameters (``*_DOCS``), shared by every endpoint that filters; the
+names a parser accepts are ``filters.FILTER_PARAMS`` plus each endpoint's own (``*_QUERY``)."""
+from ..action_types import ACTION_TYPES
 
-FILTER_PARAMS = {
+FILTER_DOCS = {
     "userId": {"description": "exact user", "type": "string", "in": "query"},
     "sessionId": {"description": "exact session", "type": "string", "in": "query"},
-    "types": {"description": "comma-separated subset of CLICK,VIEW,NAVIGATE; may repeat", "type": "string",
+    "types": {"description": f"comma-separated subset of {','.join(ACTION_TYPES)}; may repeat", "type": "string",
               "in": "query"},
     "from": {"description": "inclusive lower bound, RFC 3339 with offset (compared as an instant)",
              "type": "string", "format": "date-time", "in": "query"},
@@ -11,14 +13,14 @@ FILTER_PARAMS = {
            "format": "date-time", "in": "query"},
 }
 
-PAGE_PARAMS = {
+PAGE_DOCS = {
     "limit": {"description": "actions per page, 1 to 10000 (default 1000)", "type": "integer", "in": "query"},
     "cursor": {"description": "opaque token from the previous page's Link header", "type": "string", "in": "query"},
     "format": {"description": "sessions (default): session logs in the POST shape; actions: flat rows",
                "type": "string", "enum": ["sessions", "actions"], "in": "query"},
 }
 
-EXPORT_PARAMS = {
+EXPORT_DOCS = {
     "format": {"description": "ndjson (default): one flat action per line, application/x-ndjson; csv: a header "
                "row, then columns userId, sessionId, time, type, locationX, locationY, viewedId, pageFrom, pageTo, "
                "properties (further keys as JSON)", "type": "string", "enum": ["ndjson", "csv"], "in": "query"},
@@ -31,7 +33,7 @@ EXPORT_PARAMS = {
             "type": "string", "enum": ["false", "true"], "in": "query"},
 }
 
-STATS_PARAMS = {
+STATS_DOCS = {
     "groupBy": {"description": "comma list of type, day, user, session (output keys type, day, userId, sessionId); "
                 "rows are sorted by these keys in this order. Omitted: one row, the total count",
                 "type": "string", "in": "query", "example": "day,type"},

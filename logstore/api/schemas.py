@@ -1,15 +1,17 @@
 """flask-restx models: they document bodies and replies in Swagger; validation lives in validation.py."""
 from flask_restx import Model, fields
 
-ACTION_TYPES = ["CLICK", "VIEW", "NAVIGATE"]
+from .. import action_types
+
+ACTION_TYPES = list(action_types.ACTION_TYPES)
 
 action = Model("Action", {
     "time": fields.String(required=True, description="RFC 3339 date-time with an offset (Z or ±HH:MM), seconds required",
                           example="2018-10-18T21:37:28-06:00"),
     "type": fields.String(required=True, enum=ACTION_TYPES),
-    "properties": fields.Raw(required=True, description="CLICK: locationX, locationY (numbers); VIEW: viewedId; "
-                             "NAVIGATE: pageFrom, pageTo (non-empty strings). Further keys are kept; no key may "
-                             "start with $ or contain . or NUL.", example={"locationX": 52, "locationY": 11}),
+    "properties": fields.Raw(required=True, description=f"{action_types.required_described()} (non-empty strings). "
+                             "Further keys are kept; no key may start with $ or contain . or NUL.",
+                             example={"locationX": 52, "locationY": 11}),
     "id": fields.String(description="optional client id, unique in its session: a repeat is not stored again",
                         min_length=1, max_length=256),
 })

@@ -2,7 +2,7 @@
 
 A session is stored as bucket documents ``{userId, sessionId, b, w, count, bytes, first, last,
 types, n, actions: [...]}``. Bucket ``b`` (0, 1, 2 … within its session) holds actions of the
-window ``w`` only (``spans.SPAN``, whole UTC hours), up to ``BUCKET_MAX_ACTIONS`` actions or
+window ``w`` only (``windows.SPAN``, whole UTC hours), up to ``BUCKET_MAX_ACTIONS`` actions or
 ``BUCKET_MAX_BYTES``; an action goes to the newest bucket of its own window, or opens one.
 ``first``/``last``/``types``/``count`` and the per-type counts ``n`` summarise the bucket, so that
 a read can skip it and a count can add it up without unwinding it.
@@ -11,7 +11,7 @@ Every ingest is one multi-document transaction: read the sessions' buckets (thei
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
 opens new ones, one that adds the new actions to the sessions' hour counts (``hours``) and one
 that adds them to the rollups of their UTC hours (``rollups``); the
-stored extent is widened first when the batch goes past it (``extent``). Each
+stored extent is widened first when the batch goes past it (``meta``). Each
 update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
 sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
 the read, and sees the winner's actions and ids.
@@ -27,9 +27,9 @@ from pymongo import InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from .. import pipelines
-from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
-from .. import spans
-from . import bucket_bson, extent, hours, rollups
+from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
+from .. import windows
+from . import bucket_bson, hour_counts, meta, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -82,7 +82,7 @@ def insert_sessions(db, sessions, on_commit=None, retry_seconds=None):
     times = [action["t"] for actions in merged.values() for action in actions]
     if times:
         try:
-            extent.widen(db, extent.around_all(times))
+            meta.widen(db, meta.around_all(times))
         except OperationFailure as exc:
             # Nothing is written yet: a conflict on the extent is worth a retry, like one on a bucket.
             # (A server shutting down or stepping down raises its own codes: 503 unavailable.)
@@ -128,7 +128,7 @@ class WritePlan:
     result: IngestResult
     appends: list = field(default_factory=list)       # UpdateOne per head filled, on its ``count`` as read
     new_buckets: list = field(default_factory=list)   # bucket documents to insert (dicts, or RawBSONDocument)
-    hours: list = field(default_factory=list)         # the hours' counts (``hours.added``)
+    hours: list = field(default_factory=list)         # the hours' counts (``hour_counts.added``)
     rollups: list = field(default_factory=list)       # the rollups' ``$inc`` upserts (``rollups.Changes``)
 
     def bucket_operations(self):
@@ -162,12 +162,12 @@ def plan_write(merged, heads, known_ids=None, upsert_hours=False, k=0, encode=Tr
         plan.result.actions += len(fresh)
         if not fresh:
             continue
-        by_window = spans.by_window(fresh)
+        by_window = windows.by_window(fresh)
         appends, documents = session_writes(key, heads.get(key), by_window, encode)
         plan.appends.extend(appends)
         plan.new_buckets.extend(documents)
         stored_windows = heads[key].by_window if key in heads else ()
-        plan.hours.extend(hours.added(key, by_window, stored_windows, upsert=upsert_hours))
+        plan.hours.extend(hour_counts.added(key, by_window, stored_windows, upsert=upsert_hours))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window)
     plan.rollups = totals.added(k)
@@ -195,7 +195,7 @@ def _apply(db, plan, session, hours_found):
     written = db[SESSIONS].bulk_write(plan.bucket_operations(), ordered=True, session=session)
     _check_heads(written, plan)
     try:
-        db[hours.HOURS].bulk_write(plan.hours, ordered=True, session=session)
+        db[hour_counts.HOURS].bulk_write(plan.hours, ordered=True, session=session)
     except (BulkWriteError, DuplicateKeyError) as exc:
         # A racing writer's new hour (its buckets are then in our snapshot's future: the retry
         # sees them) or an hour whose buckets expired before it: retried, with upserts.
@@ -253,7 +253,7 @@ def session_operations(key, heads, by_window, encode=True):
     ``UpdateOne``, then every ``InsertOne``).
 
     :param heads: the session's ``SessionHeads``, or None for a session not stored yet.
-    :param by_window: the actions to store, grouped by ``spans.by_window``.
+    :param by_window: the actions to store, grouped by ``windows.by_window``.
     :param encode: see ``_window_operations``.
     """
     appends, documents = session_writes(key, heads, by_window, encode)

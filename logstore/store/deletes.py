@@ -7,10 +7,11 @@ from pymongo import DeleteOne, UpdateOne
 from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
-from ..transactions import Conflict, run_transaction
-from . import hours, rollups
+from .transactions import Conflict, run_transaction
+from . import hour_counts, rollups
 from .buckets import SESSIONS, summary
-from .reads import QueryTimeout, run
+from .errors import QueryTimeout
+from .reads import run
 
 # Buckets handled per transaction: a delete of millions of actions runs as many small transactions.
 DELETE_BATCH = 100
@@ -75,13 +76,13 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
         if bucket.get("w") is not None:
             key = (bucket["userId"], bucket["sessionId"])
             taken = [a for i, a in enumerate(bucket["actions"]) if i in gone]
-            counts.extend(hours.removed(key, bucket["w"], taken))
+            counts.extend(hour_counts.removed(key, bucket["w"], taken))
             taken_from.setdefault((key, bucket["w"]), []).extend(taken)
     written = collection.bulk_write(operations, ordered=True, session=session)
     if written.matched_count + written.deleted_count != len(operations):
         raise Conflict()
     if counts:
-        db[hours.HOURS].bulk_write(counts, ordered=True, session=session)
+        db[hour_counts.HOURS].bulk_write(counts, ordered=True, session=session)
         totals = rollups.removed(db[rollups.ROLLUPS], taken_from, session)
         if totals:
             db[rollups.ROLLUPS].bulk_write(totals, ordered=True, session=session)

@@ -1,4 +1,5 @@
-"""The indexes every read relies on, retention (a TTL on ``last``), and dropping indexes of old layouts."""
+"""The indexes of every collection: those every read relies on, retention (a TTL on ``last``), the
+expiry of idempotency records and rate-limit counters, and dropping indexes of old layouts."""
 from __future__ import annotations
 
 import logging
@@ -6,8 +7,8 @@ import logging
 from bson import ObjectId
 from pymongo import ASCENDING
 
-from ..pipelines import ALL_TYPES
-from . import extent, hours, rollups
+from ..action_types import ACTION_TYPES
+from . import hour_counts, idempotency, meta, ratelimits, rollups
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,13 @@ OBSOLETE = ("user_last", "types_last", "session")
 RETENTION_INDEX = "last"
 
 
+def ensure_all_indexes(db, retention_days=None):
+    """Every collection's indexes, retention included; safe to run again."""
+    ensure_indexes(db, retention_days)
+    idempotency.ensure_indexes(db)
+    ratelimits.ensure_indexes(db)
+
+
 def ensure_indexes(db, retention_days=None):
     """Create the indexes every query relies on; safe to run again (same options, nothing changes).
 
@@ -40,18 +48,18 @@ def ensure_indexes(db, retention_days=None):
     collection = db[SESSIONS]
     for keys, options in INDEXES:
         collection.create_index(keys, **options)
-    for keys, options in hours.INDEXES:
-        db[hours.HOURS].create_index(keys, **options)
+    for keys, options in hour_counts.INDEXES:
+        db[hour_counts.HOURS].create_index(keys, **options)
     for keys, options in rollups.INDEXES:
         db[rollups.ROLLUPS].create_index(keys, **options)
     _ensure_retention(db, SESSIONS, retention_days)
-    _ensure_retention(db, hours.HOURS, retention_days, index_without_ttl=False)
+    _ensure_retention(db, hour_counts.HOURS, retention_days, index_without_ttl=False)
     _ensure_retention(db, rollups.ROLLUPS, retention_days, index_without_ttl=False)
     empty = collection.find_one({}, {"_id": 1}) is None
     if empty:
         _make_multikey(collection)
-    if extent.layout(db) is None and empty:
-        extent.mark_layout(db)
+    if meta.layout(db) is None and empty:
+        meta.mark_layout(db)
 
 
 def _make_multikey(collection):
@@ -64,7 +72,7 @@ def _make_multikey(collection):
     MongoDB the index is multikey from the first bucket anyway; this only makes it so sooner. A
     reader sees nothing of it but for that moment, and it matches no filter (no ``first``)."""
     placeholder = {"_id": ObjectId(), "userId": "", "sessionId": f"multikey-{ObjectId()}", "b": -1,
-                   "types": list(ALL_TYPES)}
+                   "types": list(ACTION_TYPES)}
     collection.insert_one(placeholder)
     collection.delete_one({"_id": placeholder["_id"]})
 

@@ -4,10 +4,10 @@ What each reads (docs/DESIGN.md, "Insights"):
 
 - the overview, without a ``types`` filter, reads per session the hours of every window wholly
   inside ``from``/``to`` (without ``userId``/``sessionId`` from the rollups' sessions documents,
-  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hours``, one
+  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hour_counts``, one
   per session and hour), and the buckets only of the
   windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
-  cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
+  cuts): the split of ``store.stats``, whose helpers it uses. With ``types`` an hour's
   first/last time are not those of its matching actions, so it reads the buckets;
 - top values, paths, funnels and click maps unwind the matching actions of the buckets the
   index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
@@ -26,15 +26,16 @@ from bson.int64 import Int64
 from pymongo.errors import OperationFailure
 
 from .. import insights_pipelines as ip
-from ..filters import InvalidParameter
+from ..action_types import ACTION_TYPES, CLICK, NAVIGATE, TYPE_OF_PROPERTY
 from ..insights_params import previous_period
-from ..spans import SPAN, later
+from ..windows import SPAN, later
 from ..times import parse_tz
-from . import extent
+from . import meta
 from .buckets import SESSIONS
+from .errors import UnknownTimeZone
 from . import rollups
-from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
-from .hours import HOURS
+from .stats import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
+from .hour_counts import HOURS
 from .rollups import ROLLUPS
 from .reads import run
 
@@ -89,9 +90,9 @@ def _pieces(db, log_filter, tz, deadline, trace):
     trace = trace if trace is not None else []
     pieces = []
     try:
-        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
-        hourly = log_filter.types is None and extent.at_least(layout, extent.WITH_HOURS)
-        rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, ())
+        layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
+        hourly = log_filter.types is None and meta.at_least(layout, meta.WITH_HOURS)
+        rolled = meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, ())
         reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
@@ -118,7 +119,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                             continue
                         day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
-                                   int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
+                                   int(row["n"].get(NAVIGATE, 0)), row["first"], row["last"]))
             reads = [(first_range, None) for first_range in _runs(sorted(edges))]
             straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
             if straddling:
@@ -135,7 +136,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                                row["first"], row["last"]))
     except OperationFailure as exc:
         if exc.code in (40485, 40517):   # the server's tz database does not know the name
-            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+            raise UnknownTimeZone(tz) from None
         raise
     return pieces
 
@@ -177,8 +178,8 @@ def _day_list(log_filter, tz, days):
 
 def top_values(db, log_filter, field, limit, deadline=None, trace=None):
     """``[{value, count, users}]``: the most frequent values of property ``field``."""
-    kind = ip.TYPE_OF_PROPERTY.get(field)
-    narrowed = ip.narrowed(log_filter, (kind,) if kind else ip.ALL_TYPES)
+    kind = TYPE_OF_PROPERTY.get(field)
+    narrowed = ip.narrowed(log_filter, (kind,) if kind else ACTION_TYPES)
     if narrowed is None:
         return []
     pipeline = ip.top_pipeline(narrowed, field, limit)
@@ -190,7 +191,7 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
 
 def paths(db, log_filter, limit, deadline=None, trace=None):
     """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``."""
-    narrowed = ip.narrowed(log_filter, (ip.NAVIGATE,))
+    narrowed = ip.narrowed(log_filter, (NAVIGATE,))
     if narrowed is None:
         return {"transitions": [], "entries": [], "exits": []}
     pipeline = ip.paths_pipeline(narrowed)
@@ -301,7 +302,7 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
     (without one, of the page with the most clicks). A click's page is its own ``page`` property,
     else the ``pageTo`` of its session's latest matching NAVIGATE before it; clicks before any are
     on no page."""
-    narrowed = ip.narrowed(log_filter, ("CLICK", ip.NAVIGATE))
+    narrowed = ip.narrowed(log_filter, (CLICK, NAVIGATE))
     by_page, points = Counter(), {}
     if narrowed is not None:
         pipeline = ip.clicks_pipeline(narrowed)
@@ -315,7 +316,7 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
             current = None
             for row in rows:
                 stored = row["actions"]
-                if stored["type"] == ip.NAVIGATE:
+                if stored["type"] == NAVIGATE:
                     current = stored["p"].get("pageTo")
                     continue
                 on = stored["p"].get("page", current)

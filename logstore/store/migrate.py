@@ -18,9 +18,11 @@ import logging
 
 from pymongo import DeleteOne, UpdateOne
 
-from .. import pipelines, spans
-from ..transactions import Conflict, run_transaction
-from . import extent, hours, rollups
+from ..action_types import ACTION_TYPES
+from .. import pipelines
+from ..windows import SPAN, by_window
+from .transactions import Conflict, run_transaction
+from . import hour_counts, meta, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -43,7 +45,7 @@ def migrate(db, max_batches=None, full=False):
         every session's hours again (writes of a release before this one, still running while
         this one was deployed); a full scan.
     """
-    if not full and extent.layout(db) == extent.LAYOUT:
+    if not full and meta.layout(db) == meta.LAYOUT:
         return 0
     budget = [max_batches]
     keys = _sessions_to_rewrite(db, full)
@@ -51,19 +53,19 @@ def migrate(db, max_batches=None, full=False):
     if done < len(keys):
         return done
     counted = 0
-    if full or not extent.at_least(extent.layout(db), extent.WITH_HOURS):
-        resume = None if full else extent.migrated_up_to(db)
+    if full or not meta.at_least(meta.layout(db), meta.WITH_HOURS):
+        resume = None if full else meta.migrated_up_to(db)
         keys = [key for key in _all_sessions(db) if resume is None or key > resume]
         counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
         if counted < len(keys):
             return done
-    resume = None if full else extent.rolled_up_to(db)
+    resume = None if full else meta.rolled_up_to(db)
     windows = [w for w in _all_windows(db) if resume is None or w > resume]
     if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
-                   progress=extent.mark_rolled_up_to) < len(windows):
+                   progress=meta.mark_rolled_up_to) < len(windows):
         return done
     drop_obsolete_indexes(db)
-    extent.mark_layout(db)
+    meta.mark_layout(db)
     if done or counted:
         log.info("migration done: %d sessions rewritten into windowed buckets, %d sessions' hours counted",
                  done, counted)
@@ -76,7 +78,7 @@ def _in_batches(db, keys, rewrite, budget, keep_progress=False, batch=None, prog
     many keys were done. ``progress(db, last key)`` keeps the progress (default: the sessions')."""
     done = 0
     batch = batch or SESSIONS_PER_BATCH
-    progress = progress or extent.mark_migrated_up_to
+    progress = progress or meta.mark_migrated_up_to
     for start in range(0, len(keys), batch):
         if budget[0] is not None:
             if budget[0] <= 0:
@@ -98,14 +100,14 @@ def _all_sessions(db):
 
 def _all_windows(db):
     """Every window that holds a per-session hour (and so a bucket), in order."""
-    return sorted({row["w"] for row in db[hours.HOURS].find({}, {"w": 1, "_id": 0})})
+    return sorted({row["w"] for row in db[hour_counts.HOURS].find({}, {"w": 1, "_id": 0})})
 
 
 def _roll_up(db, windows, session):
     """Replace the rollups of ``windows`` by the sums of their per-session hours as they are now
     (which agree with the buckets: they are written in the same transactions). A writer of this
     release racing with it writes the same documents, so one of the two is retried."""
-    rows = db[hours.HOURS].find({"w": {"$in": list(windows)}}, session=session)
+    rows = db[hour_counts.HOURS].find({"w": {"$in": list(windows)}}, session=session)
     db[rollups.ROLLUPS].bulk_write(rollups.rebuilt(windows, rows), ordered=True, session=session)
     return len(windows)
 
@@ -116,7 +118,7 @@ def _count_hours(db, keys, session):
     projection = {"userId": 1, "sessionId": 1, "w": 1, "count": 1, "first": 1, "last": 1, "n": 1}
     group = {"_id": {"u": "$userId", "s": "$sessionId", "w": "$w"}, "count": {"$sum": "$count"},
              "first": {"$min": "$first"}, "last": {"$max": "$last"},
-             **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}
+             **{kind: {"$sum": f"$n.{kind}"} for kind in ACTION_TYPES}}
     rows = {}
     for row in db[SESSIONS].aggregate(pipelines.heads_pipeline(keys, projection) + [{"$group": group}],
                                       session=session):
@@ -125,8 +127,8 @@ def _count_hours(db, keys, session):
             rows.setdefault(key, []).append({**row, "w": row["_id"]["w"]})
     operations = []
     for key in keys:
-        operations.extend(hours.rebuilt(key, rows.get(key, ())))
-    db[hours.HOURS].bulk_write(operations, ordered=True, session=session)
+        operations.extend(hour_counts.rebuilt(key, rows.get(key, ())))
+    db[hour_counts.HOURS].bulk_write(operations, ordered=True, session=session)
     return len(keys)
 
 
@@ -134,7 +136,7 @@ def _out_of_layout(full):
     legacy = {"w": {"$exists": False}}
     if not full:
         return legacy
-    span_ms = int(spans.SPAN.total_seconds() * 1000)
+    span_ms = int(SPAN.total_seconds() * 1000)
     return {"$or": [legacy, {"$expr": {"$or": [{"$lt": ["$first", "$w"]},
                                                {"$gte": ["$last", {"$add": ["$w", span_ms]}]}]}}]}
 
@@ -148,7 +150,7 @@ def _sessions_to_rewrite(db, full):
 
 def _in_layout(bucket):
     window = bucket.get("w")
-    return window is not None and "n" in bucket and window <= bucket["first"] and bucket["last"] < window + spans.SPAN
+    return window is not None and "n" in bucket and window <= bucket["first"] and bucket["last"] < window + SPAN
 
 
 def _rewrite(db, keys, session):
@@ -178,7 +180,7 @@ def _rewrite(db, keys, session):
                                           "count": bucket["count"]}))
         if not moved:
             continue
-        for operation in session_operations(key, heads, spans.by_window(moved), encode=False):
+        for operation in session_operations(key, heads, by_window(moved), encode=False):
             (updates if isinstance(operation, UpdateOne) else inserts).append(operation)
         times = [action["t"] for action in moved]
         earliest = min(times) if earliest is None else min(earliest, *times)
@@ -186,7 +188,7 @@ def _rewrite(db, keys, session):
     if not deletes:
         return 0
     # Before the writes and outside the transaction (see extent): wider than the data is harmless.
-    extent.widen(db, extent.around(earliest, latest))
+    meta.widen(db, meta.around(earliest, latest))
     written = collection.bulk_write(deletes + updates + inserts, ordered=True, session=session)
     if written.deleted_count != len(deletes) or written.matched_count != len(updates):
         raise Conflict()

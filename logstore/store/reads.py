@@ -1,6 +1,6 @@
 """Reads in time order that cost what they return, whatever the shape of the stored data.
 
-Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``spans``), so every bucket that holds an
+Every bucket's actions lie in its hour ``[w, w + SPAN)`` (``windows``), so every bucket that holds an
 action at ``t >= T`` begins in ``[window_of(T), t]``: the actions of ``[T, hi)`` are all in the
 buckets whose ``first`` lies in ``[window_of(T), hi)``. A read starts at the later of ``from`` and
 the cursor, and:
@@ -32,9 +32,10 @@ import pymongo
 from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
-from ..spans import SPAN, later, window_of
-from . import extent
+from ..windows import SPAN, later, window_of
+from . import meta
 from .buckets import SESSIONS
+from .errors import QueryTimeout
 
 # The first window of a read: small, so that a dense hour (a burst of sessions) is not read whole
 # for one page; a sparse one grows it fast.
@@ -50,10 +51,6 @@ SEEK_MAX = timedelta(days=1)
 # How many action rows an export asks one window for.
 EXPORT_ROWS = 2000
 ONE_MS = timedelta(milliseconds=1)
-
-
-class QueryTimeout(Exception):
-    """A read ran past its time limit (``LOGSTORE_QUERY_TIMEOUT_MS``) and was stopped."""
 
 
 @dataclass
@@ -116,7 +113,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, so
         than are still wanted.
     :param sort: kept for callers; every read comes sorted by the server (its ``$limit`` needs it).
     """
-    stored = extent.load(db, deadline.max_time_ms() if deadline else None)
+    stored = meta.load(db, deadline.max_time_ms() if deadline else None)
     if stored is None:
         return
     position = max(b for b in (stored.start, _start(log_filter), after[0] if after else None) if b is not None)

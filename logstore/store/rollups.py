@@ -1,8 +1,8 @@
 """Per UTC hour, what every session did in it: the rollups that stats and the overview of everyone read.
 
-The per-session hours (``store.hours``) cost one document per session and hour, so a count of
+The per-session hours (``store.hour_counts``) cost one document per session and hour, so a count of
 everything grows with every session ever stored. Two kinds of document per window ``w`` (one UTC
-hour, ``spans``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one collection:
+hour, ``windows``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one collection:
 
 - counts, ``{t: "n", w, k, count, n: {type: count}, last}``: the actions of the hour by type, all
   that ``/logs/stats`` without ``userId``/``sessionId`` (and with ``types``) needs of a whole hour;
@@ -39,7 +39,7 @@ from contextlib import contextmanager
 
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
-from .. import pipelines
+from ..action_types import ACTION_TYPES
 
 ROLLUPS = "hour_totals"
 COUNTS, SESSIONS = "n", "s"
@@ -201,7 +201,7 @@ def removed(collection, taken, session):
 
 def rebuilt(windows, hour_rows):
     """Operations that replace the rollups of ``windows`` by ``hour_rows``, the per-session hours
-    (``store.hours`` documents) of those windows (the migration)."""
+    (``store.hour_counts`` documents) of those windows (the migration)."""
     operations = [DeleteMany({"w": window}) for window in windows]
     documents = {}
     for row in hour_rows:
@@ -230,7 +230,7 @@ def counts_pipeline(lo, hi):
     """Per window in ``[lo, hi)`` (None: unbounded), the actions of each type: rows ``{_id: {w},
     <type>: count, …}`` as ``pipelines.hours_stats_pipeline`` gives them, from the counts documents."""
     return [{"$match": {"t": COUNTS, **_windows(lo, hi)}},
-            {"$group": {"_id": {"w": "$w"}, **{kind: {"$sum": f"$n.{kind}"} for kind in pipelines.ALL_TYPES}}}]
+            {"$group": {"_id": {"w": "$w"}, **{kind: {"$sum": f"$n.{kind}"} for kind in ACTION_TYPES}}}]
 
 
 def sessions_pipeline(lo, hi, windows=None):
@@ -239,7 +239,7 @@ def sessions_pipeline(lo, hi, windows=None):
 
 
 def sessions_rows(collection, pipeline, run, deadline):
-    """The per-session hours of the sessions documents ``pipeline`` reads, as ``store.hours`` has
+    """The per-session hours of the sessions documents ``pipeline`` reads, as ``store.hour_counts`` has
     them (``{userId, sessionId, w, count, n: {type: count}, first, last}``): a session's entries of
     one window in several sub-buckets merged into one."""
     merged = {}

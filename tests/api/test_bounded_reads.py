@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from logstore import create_app, store
-from logstore.api import analyst
+from logstore.api import export
 from logstore.config import Settings
 from logstore.validation import parse_batch
 from tests.builders import action, session_log
@@ -95,7 +95,7 @@ def test_an_export_cut_mid_stream_ends_with_an_error_line_and_no_proper_end(big,
     response = app.test_client().get("/logs/export", buffered=False)
     assert response.status_code == 200
     chunks = []
-    with pytest.raises(analyst.ExportCut):
+    with pytest.raises(export.ExportCut):
         for chunk in response.response:
             chunks.append(chunk)
     lines = b"".join(chunks).decode().splitlines()

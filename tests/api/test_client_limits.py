@@ -5,7 +5,7 @@ import json
 import pytest
 
 from logstore import clientlimits, create_app
-from logstore.clientlimits import Rate, parse_rate, resolve
+from logstore.config import Rate, parse_rate, resolve
 from logstore.config import (DEFAULT_AUTH_FAILURE_LIMIT, DEFAULT_CLIENT_RATE_LIMIT, DEFAULT_USER_RATE_LIMIT,
                              ConfigError, Settings)
 from tests.builders import session_log

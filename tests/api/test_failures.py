@@ -7,7 +7,7 @@ from pymongo.errors import OperationFailure
 
 from logstore import create_app, db as logstore_db
 from logstore.config import Settings
-from logstore.local import free_port
+from logstore.launcher import free_port
 from tests.builders import SPEC_EXAMPLE
 
 

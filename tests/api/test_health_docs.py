@@ -17,7 +17,7 @@ def test_health_needs_no_database():
 def test_ready_is_503_when_the_database_does_not_answer():
     from pymongo import MongoClient
 
-    from logstore.local import free_port
+    from logstore.launcher import free_port
 
     dead = MongoClient(f"mongodb://127.0.0.1:{free_port()}/x", serverSelectionTimeoutMS=300).get_default_database()
     app = create_app(Settings(), database=dead)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from logstore import create_app, idempotency
+from logstore.store import idempotency as store_idempotency
 from logstore.api import logs
 from logstore.config import Settings
 from tests.builders import SPEC_EXAMPLE, action, session_log
@@ -154,36 +155,29 @@ def test_a_body_that_stores_nothing_leaves_no_record(client, db):
     assert db.idempotency.count_documents({}) == 1  # a body that stores something still has one
 
 
-def test_a_takeover_never_overwrites_a_claim_that_completed_meanwhile(db):
+def test_a_takeover_never_overwrites_a_claim_that_completed_meanwhile(db, monkeypatch):
     # A's lease ran out while it committed; B read A's pending record, then A's commit landed:
     # B's takeover must find A's answer, not replace it (and store A's batch a second time).
-    records = db.idempotency
     now = datetime.utcnow()
-    first = idempotency._claim(records, "r", "fp", now - timedelta(seconds=idempotency.LEASE_SECONDS + 5))
+    first = idempotency._claim(db, "r", "fp", now - timedelta(seconds=idempotency.LEASE_SECONDS + 5))
+    read = store_idempotency.find_record
 
-    class CommitsWhileRead:
-        completed = False
+    def commits_while_read(database, record_id):
+        found = read(database, record_id)
+        monkeypatch.setattr(store_idempotency, "find_record", read)
+        idempotency._complete(database, "r", first, {"stored": 1}, None)
+        return found
 
-        def __getattr__(self, name):
-            return getattr(records, name)
-
-        def find_one(self, *args, **kwargs):
-            found = records.find_one(*args, **kwargs)
-            if not self.completed:
-                self.completed = True
-                idempotency._complete(records, "r", first, {"stored": 1}, None)
-            return found
-
-    assert idempotency._claim(CommitsWhileRead(), "r", "fp", now) == (201, b'{"stored":1}')
-    stored = records.find_one({"_id": "r"})
+    monkeypatch.setattr(store_idempotency, "find_record", commits_while_read)
+    assert idempotency._claim(db, "r", "fp", now) == (201, b'{"stored":1}')
+    stored = db.idempotency.find_one({"_id": "r"})
     assert stored["owner"] == first and stored["state"] == "done"
 
 
 def test_an_expired_record_is_taken_over_whatever_its_state(db):
-    records = db.idempotency
     now = datetime.utcnow()
-    first = idempotency._claim(records, "r", "fp", now - timedelta(seconds=idempotency.TTL_SECONDS + 5))
-    idempotency._complete(records, "r", first, {"stored": 1}, None)
-    taken = idempotency._claim(records, "r", "other", now)
+    first = idempotency._claim(db, "r", "fp", now - timedelta(seconds=idempotency.TTL_SECONDS + 5))
+    idempotency._complete(db, "r", first, {"stored": 1}, None)
+    taken = idempotency._claim(db, "r", "other", now)
     assert isinstance(taken, str) and taken != first
-    assert records.find_one({"_id": "r"})["state"] == "pending"
+    assert db.idempotency.find_one({"_id": "r"})["state"] == "pending"

@@ -374,7 +374,7 @@ def test_bad_parameters_are_400_naming_the_parameter(api, path, query, parameter
 def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, module_db):
     from logstore import filters
     from logstore.store import insights
-    from logstore.store.hours import HOURS
+    from logstore.store.hour_counts import HOURS
     from logstore.store.rollups import ROLLUPS
     from werkzeug.datastructures import MultiDict
 

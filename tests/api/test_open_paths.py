@@ -3,7 +3,7 @@ import re
 
 from logstore import create_app
 from logstore.config import Settings
-from logstore.local import ROOT
+from logstore.launcher import ROOT
 
 
 def readme_open_paths():

@@ -3,7 +3,7 @@ import pytest
 
 from logstore import create_app
 from logstore.config import ConfigError, Settings
-from logstore.ratelimit import Limit, parse_limit
+from logstore.config import Limit, parse_limit
 
 
 def test_limits_parse():

@@ -173,7 +173,7 @@ def test_the_time_out_of_range_is_named_among_valid_ones(client):
 
 def test_an_export_cut_by_a_fault_of_the_service_ends_with_an_error_line(client, monkeypatch):
     from logstore import exports
-    from logstore.api import analyst
+    from logstore.api import export
 
     post(client, [session_log(actions=[action(f"2020-01-01T00:00:{k:02d}Z") for k in range(5)])])
     real = exports.flat_row
@@ -189,7 +189,7 @@ def test_an_export_cut_by_a_fault_of_the_service_ends_with_an_error_line(client,
     response = client.get("/logs/export", buffered=False)
     assert response.status_code == 200
     chunks = []
-    with pytest.raises(analyst.ExportCut):
+    with pytest.raises(export.ExportCut):
         for chunk in response.response:
             chunks.append(chunk)
     lines = [json.loads(line) for line in b"".join(chunks).decode().split("\n") if line]

@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from logstore import local
-from logstore.local import ROOT, free_port, procfile_command, stop, wait_for_http
+from logstore import launcher
+from logstore.launcher import ROOT, free_port, procfile_command, stop, wait_for_http
 
 
 @pytest.fixture
@@ -55,11 +55,11 @@ class Daemon:
 
     def start(self):
         with open(self.log_path, "ab") as log:
-            self.process, _ = local.start_secantus(self.data_dir, port=self.port, extra_args=self.extra_args,
+            self.process, _ = launcher.start_secantus(self.data_dir, port=self.port, extra_args=self.extra_args,
                                                    log_file=log)
 
     def stop(self):
-        local.stop(self.process)
+        launcher.stop(self.process)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from logstore.local import ROOT, free_port
+from logstore.launcher import ROOT, free_port
 from tests.builders import action, session_log
 from tests.e2e.test_gunicorn import request
 from tests.e2e.test_production import run_web

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from logstore.local import free_port
+from logstore.launcher import free_port
 from tests.browser import browser  # noqa: F401  (fixture)
 from tests.builders import SPEC_EXAMPLE
 

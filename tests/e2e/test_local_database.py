@@ -1,4 +1,4 @@
-"""The local database as the launcher starts it (logstore.localdb): concurrent ingest does not stall,
+"""The local database as the launcher starts it (logstore.local_database): concurrent ingest does not stall,
 and a stop does not wait for a running query.
 
 SecantusDB 0.7.0b3 itself stalls concurrent transactions for seconds once an index page needs a
@@ -14,7 +14,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
-from logstore import db, local, localdb, store
+from logstore import db, launcher, local_database, store
 from logstore.ingest import ingest
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ class Load:
 
 def run_load(tmp_path, patched, rounds):
     log = open(tmp_path / "secantus.log", "wb")
-    process, url = local.start_secantus(tmp_path / "data", log_file=log, patched=patched)
+    process, url = launcher.start_secantus(tmp_path / "data", log_file=log, patched=patched)
     try:
         database = db.connect(url, socket_timeout_ms=120_000)
         store.ensure_indexes(database)
@@ -86,7 +86,7 @@ def run_load(tmp_path, patched, rounds):
         database.client.close()
         return load
     finally:
-        local.stop(process)
+        launcher.stop(process)
         log.close()
 
 
@@ -107,7 +107,7 @@ def test_local_database_stop_interrupts_a_running_query(tmp_path):
     """SIGTERM while a query runs: the query is interrupted and storage closes cleanly, at once."""
     log_path = tmp_path / "secantus.log"
     with open(log_path, "wb") as log:
-        process, url = local.start_secantus(tmp_path / "data", log_file=log)
+        process, url = launcher.start_secantus(tmp_path / "data", log_file=log)
         client = MongoClient(url)
         client.logstore.c.insert_many([{"k": i, "k2": i * 7} for i in range(3000)])
         # A correlated $lookup: millions of expression evaluations, minutes on SecantusDB.
@@ -125,14 +125,14 @@ def test_local_database_stop_interrupts_a_running_query(tmp_path):
         query.join(10)
         client.close()
         text = log_path.read_text()
-        assert elapsed < localdb.STOP_SECONDS and process.returncode == 0, (elapsed, text)
+        assert elapsed < local_database.STOP_SECONDS and process.returncode == 0, (elapsed, text)
         assert "did not stop" not in text and "Traceback" not in text, text
-        process, url = local.start_secantus(tmp_path / "data", log_file=log)
+        process, url = launcher.start_secantus(tmp_path / "data", log_file=log)
         try:
             with MongoClient(url) as again:
                 assert again.logstore.c.count_documents({}) == 3000
         finally:
-            local.stop(process)
+            launcher.stop(process)
 
 
 def _run(function, *args):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from logstore.local import free_port
+from logstore.launcher import free_port
 from tests.builders import SPEC_EXAMPLE
-from logstore.local import ROOT, wait_for_http
+from logstore.launcher import ROOT, wait_for_http
 from tests.e2e.test_gunicorn import request
 
 pytestmark = pytest.mark.e2e

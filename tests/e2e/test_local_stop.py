@@ -11,7 +11,7 @@ import time
 import pytest
 from pymongo import MongoClient
 
-from logstore.local import ROOT, free_port, wait_for_http
+from logstore.launcher import ROOT, free_port, wait_for_http
 from tests.builders import SPEC_EXAMPLE, session_log
 from tests.e2e.test_gunicorn import request
 from tests.e2e.test_local_run import wait_gone

@@ -9,9 +9,9 @@ import urllib.request
 
 import pytest
 
-from logstore.local import free_port
+from logstore.launcher import free_port
 from tests.builders import SPEC_EXAMPLE
-from logstore.local import ROOT, procfile_command
+from logstore.launcher import ROOT, procfile_command
 
 pytestmark = pytest.mark.e2e
 

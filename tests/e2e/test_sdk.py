@@ -22,7 +22,7 @@ import pytest
 from pymongo import MongoClient
 
 from logstore.api.sdk import INTEGRITY, LATEST, VERSIONS
-from logstore.local import free_port
+from logstore.launcher import free_port
 from tests.browser import browser  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.e2e

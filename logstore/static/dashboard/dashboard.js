@@ -2,8 +2,9 @@
 // Plain browser JavaScript, no build step and no library.
 "use strict";
 (function () {
-  const TYPES = ["CLICK", "VIEW", "NAVIGATE"];
-  const COLORS = { CLICK: "#4e79a7", VIEW: "#f28e2b", NAVIGATE: "#59a14f" };
+  const TYPES = document.body.dataset.actionTypes.split(",");  // rendered by the server (action_types.py)
+  const PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"];
+  const COLORS = Object.fromEntries(TYPES.map((type, i) => [type, PALETTE[i % PALETTE.length]]));
   const KEY_STORE = "logstore.apiKey";              // sessionStorage: this tab's session
   const REMEMBERED = "logstore.apiKey.remembered";  // localStorage: only when "remember" is ticked
   const SVG = "http://www.w3.org/2000/svg";
@@ -396,7 +397,7 @@
     const foot = $("stats-table").tFoot;
     body.replaceChildren();
     foot.replaceChildren();
-    const sums = { CLICK: 0, VIEW: 0, NAVIGATE: 0 };
+    const sums = Object.fromEntries(TYPES.map((type) => [type, 0]));
     for (const day of days) {
       const tr = document.createElement("tr");
       tr.dataset.day = day;

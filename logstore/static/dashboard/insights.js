@@ -7,7 +7,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const SVG = "http://www.w3.org/2000/svg";
-  const TYPES = ["CLICK", "VIEW", "NAVIGATE"];
+  const TYPES = document.body.dataset.actionTypes.split(",");  // rendered by the server (action_types.py)
   const FIGURES = [
     ["users", "Users"], ["sessions", "Sessions"], ["actions", "Actions"],
     ["bounceRate", "Bounce rate"], ["medianSessionSeconds", "Median session"],

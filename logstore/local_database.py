@@ -1,4 +1,4 @@
-"""``python -m logstore.localdb [SecantusDB options]``: the local database, patched for logstore.
+"""``python -m logstore.local_database [SecantusDB options]``: the local database, patched for logstore.
 
 SecantusDB's own command line (the same options), after ``secantus_patches.apply``, with a bounded
 stop: on SIGTERM or SIGINT the commands still running are interrupted and storage is closed (a
@@ -16,7 +16,7 @@ import threading
 from . import secantus_patches
 from .requestlog import configure_logging
 
-log = logging.getLogger("logstore.localdb")  # also when run as __main__
+log = logging.getLogger("logstore.local_database")  # also when run as __main__
 
 STOP_SECONDS = 2.5
 

@@ -1,14 +1,14 @@
 """GET /logs/stats: counts from the hours' counts, with only the windows they cannot answer read
 from the buckets.
 
-Every window ``w`` (``spans``) is counted by exactly one of two reads, chosen from the filter and
+Every window ``w`` (``windows``) is counted by exactly one of two reads, chosen from the filter and
 the window alone, never from the data, so the two never overlap or leave a gap:
 
 - the counts of every window wholly inside ``from``/``to`` and, when counting per day, with no
   midnight of ``tz`` inside it, summed per window by the database, then per day and type here:
   without ``userId``/``sessionId`` (as filter or group) the rollups of the hour (``store.rollups``,
   a document per UTC hour and sub-bucket, ``types`` picked from their per-type counts), else the
-  per-session hours (``store.hours``, a document per session and hour);
+  per-session hours (``store.hour_counts``, a document per session and hour);
 - the buckets of the other windows (the one holding ``from``, the one holding ``to``, those a
   midnight cuts), counted by ``pipelines.stats_pipeline``, exact to the microsecond: a handful of
   hours, whatever the range. With the rollups, an hour a midnight cuts is read from its rollups'
@@ -26,14 +26,15 @@ from datetime import timedelta, timezone
 
 from pymongo.errors import OperationFailure
 
+from ..action_types import ACTION_TYPES
 from .. import pipelines
-from ..filters import InvalidParameter
 from ..times import day_limits, parse_tz
-from ..spans import SPAN, later, window_of
-from . import extent
+from ..windows import SPAN, later, window_of
+from . import meta
 from .buckets import SESSIONS
+from .errors import UnknownTimeZone
 from . import rollups
-from .hours import HOURS
+from .hour_counts import HOURS
 from .rollups import ROLLUPS
 from .reads import run
 
@@ -43,7 +44,7 @@ ONE_MS = timedelta(milliseconds=1)
 def action_stats(db, log_filter, group_by, tz, deadline=None):
     """The ``stats_pipeline`` rows: ``{_id: {<field>: value, …} or None, count}``, sorted."""
     with _zone_known_to_the_server(tz):
-        layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
+        layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
         count = _Count(db, log_filter, group_by, tz, deadline)
         source = stats_source(layout, log_filter, count.fields)
         if source == SESSIONS:
@@ -64,9 +65,9 @@ def stats_source(layout, log_filter, fields):
     """Which collection counts the whole windows: ``ROLLUPS`` (no user or session asked for, on
     the current layout), ``HOURS`` (the per-session hours), or ``SESSIONS``: a store older than
     the hours has only its buckets, which then count everything."""
-    if not extent.at_least(layout, extent.WITH_HOURS):
+    if not meta.at_least(layout, meta.WITH_HOURS):
         return SESSIONS
-    if extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields):
+    if meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, fields):
         return ROLLUPS
     return HOURS
 
@@ -78,7 +79,7 @@ def _zone_known_to_the_server(tz):
         yield
     except OperationFailure as exc:
         if exc.code in (40485, 40517):
-            raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
+            raise UnknownTimeZone(tz) from None
         raise
 
 
@@ -89,7 +90,7 @@ class _Count:
     def __init__(self, db, log_filter, group_by, tz, deadline):
         self.db, self.log_filter, self.group_by, self.tz, self.deadline = db, log_filter, group_by, tz, deadline
         self.fields = [pipelines.GROUP_KEYS[name] for name in group_by]
-        self.types = log_filter.types or pipelines.ALL_TYPES
+        self.types = log_filter.types or ACTION_TYPES
         self.totals = {}
         self.days = None
 

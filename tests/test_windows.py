@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logstore.spans import by_window, window_of
+from logstore.windows import by_window, window_of
 
 ZONES = [timezone.utc, timezone(timedelta(hours=-6)), timezone(timedelta(hours=5, minutes=30)),
          timezone(timedelta(hours=14)), ZoneInfo("America/New_York")]

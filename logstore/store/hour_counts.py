@@ -1,6 +1,6 @@
 """Per session and hour, how many actions of each type it holds: what ``/logs/stats`` adds up.
 
-One small document per ``(userId, sessionId, w)``, where ``w`` is the window (``spans``) of the
+One small document per ``(userId, sessionId, w)``, where ``w`` is the window (``windows``) of the
 session's buckets it sums up: ``{userId, sessionId, w, count, n: {type: count}, first, last}``.
 Written in the same transaction as the buckets (an insert for a new hour, else an ``$inc``),
 changed by deletes in the same transaction as theirs, so it always agrees with them. A count reads these instead of the
@@ -16,7 +16,7 @@ from collections import Counter
 
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
-from .. import pipelines
+from ..action_types import ACTION_TYPES
 
 HOURS = "session_hours"
 
@@ -40,7 +40,7 @@ def _key_filter(key, window):
 
 
 def added(key, by_window, stored_windows=(), upsert=False):
-    """Writes that add the newly stored actions of session ``key`` (grouped by ``spans.by_window``)
+    """Writes that add the newly stored actions of session ``key`` (grouped by ``windows.by_window``)
     to its hours: an insert for an hour the session had no bucket in (``stored_windows``: those it
     had), else an ``$inc``.
 
@@ -77,7 +77,7 @@ def rebuilt(key, rows):
     ``{w, count, first, last, <type>: count…}`` (the migration, and ``migrate --full``)."""
     operations = [DeleteMany({"userId": key[0], "sessionId": key[1]})]
     for row in rows:
-        counts = {kind: row[kind] for kind in pipelines.ALL_TYPES if row.get(kind)}
+        counts = {kind: row[kind] for kind in ACTION_TYPES if row.get(kind)}
         operations.append(InsertOne({**_key_filter(key, row["w"]), "count": row["count"], "n": counts,
                                      "first": row["first"], "last": row["last"]}))
     return operations

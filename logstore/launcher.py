@@ -4,7 +4,7 @@ Both run as child processes that die with this one (PR_SET_PDEATHSIG on Linux), 
 SIGTERM or even a SIGKILL of the launcher leaves nothing behind. They run in sessions of their own,
 so that a Ctrl-C reaches the launcher only, and the launcher stops them in order within
 ``STOP_SECONDS``: gunicorn first (requests in flight get ``LOCAL_GRACEFUL_SECONDS`` to finish),
-then the database (logstore.localdb: running commands interrupted, storage closed, 2.5 s at most).
+then the database (logstore.local_database: running commands interrupted, storage closed, 2.5 s at most).
 """
 from __future__ import annotations
 
@@ -47,12 +47,12 @@ def free_port(host="127.0.0.1"):
 def start_secantus(data_dir, host="127.0.0.1", port=None, extra_args=(), log_file=None, patched=True):
     """Start SecantusDB on loopback with its data under ``data_dir``; return (process, url).
 
-    :param patched: through ``logstore.localdb`` (the fixes of ``secantus_patches``, a bounded stop);
+    :param patched: through ``logstore.local_database`` (the fixes of ``secantus_patches``, a bounded stop);
         False runs SecantusDB's own command line, as the tests that show what the patches fix do.
     """
     port = port or free_port(host)
     Path(data_dir).mkdir(parents=True, exist_ok=True)
-    module = "logstore.localdb" if patched else "secantus"
+    module = "logstore.local_database" if patched else "secantus"
     command = [sys.executable, "-m", module, "--host", host, "--port", str(port),
                "--storage-path", str(data_dir), "--log-level", "WARNING", *extra_args]
     process = subprocess.Popen(command, preexec_fn=die_with_parent, stdout=log_file, stderr=log_file,
@@ -161,7 +161,7 @@ def _release(env):
     from .db import connect, release
 
     settings = Settings.from_env(env)
-    database = connect(env["MONGO_URL"], settings.server_timeout_ms, settings.socket_timeout_ms)
+    database = connect(env["MONGO_URL"], settings.db_timeout_ms, settings.db_socket_timeout_ms)
     try:
         rewritten = release(database, settings)
         if rewritten:

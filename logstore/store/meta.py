@@ -1,4 +1,7 @@
-"""Where the stored data begins and ends: one small document, widened by every write that goes past it.
+"""The ``meta`` document: where the stored data begins and ends (the extent), the layout version of
+the buckets and how far a migration got.
+
+The extent is widened by every write that goes past it.
 
 A read in time order needs a place to start when the query names none, and a place to stop when
 the next bucket is not known to exist. ``{_id: "sessions", start, end}`` holds window bounds that
@@ -30,12 +33,12 @@ from datetime import datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from ..spans import floor, later, window_of
+from ..windows import floor, later, window_of
 from ..times import LAST_INSTANT
 
 META = "meta"
 KEY = "sessions"
-# 2: buckets bounded to one window (``spans``), with per-type counts; 3: and the hours' counts
+# 2: buckets bounded to one window (``windows``), with per-type counts; 3: and the hours' counts
 # (``hours``) kept with them; 4: and the rollups of every UTC hour (``rollups``).
 LAYOUT = 4
 WITH_HOURS = 3
@@ -116,7 +119,7 @@ def _from_document(document):
 
 
 def _end(stored):
-    """An exclusive end as it was meant: one held at the last instant (``spans.later``) comes back
+    """An exclusive end as it was meant: one held at the last instant (``windows.later``) comes back
     from BSON cut to the millisecond, which would leave out an action at 9999-12-31T23:59:59.999Z."""
     return datetime.max if stored >= LAST_INSTANT else stored
 

@@ -18,6 +18,8 @@ from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError,
 from pymongo.read_concern import ReadConcern
 from pymongo.write_concern import WriteConcern
 
+from .errors import Conflict, StorageBusy
+
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 20
@@ -25,14 +27,6 @@ MAX_ATTEMPTS = 20
 BACKOFF_FIRST, BACKOFF_MAX = 0.005, 0.25
 # Longest wait for a server to abort a failed attempt on (a reachable one answers in milliseconds).
 ABORT_SECONDS = 0.5
-
-
-class Conflict(Exception):
-    """Another writer changed a document between our read and our write; read again."""
-
-
-class StorageBusy(Exception):
-    """The work met conflicts or transient errors on every attempt within the budget; retry later."""
 
 
 def run_transaction(client, callback, budget):

@@ -1,6 +1,7 @@
-"""GET /logs/export and GET /logs/stats, on the logs namespace: the same filters as GET /logs."""
+"""GET /logs/export, on the logs namespace: every matching action streamed, the same filters as GET /logs."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from itertools import chain
@@ -8,22 +9,19 @@ from itertools import chain
 import msgspec
 from flask import Response, request
 from flask_restx import Resource
-from pymongo.errors import PyMongoError
 
-from .. import exports, filters, formats, pipelines, store
-from ..auth import requires
+from .. import exports, filters, store
 from ..db import get_db
-from ..errors import (MEMORY_LIMIT_CODES, QUERY_TIMEOUT_DETAIL, QUERY_TOO_LARGE_DETAIL, TIME_LIMIT_CODES,
-                      request_id)
+from ..errors import export_cut_reason, request_id
 from ..readgate import gate
 from . import schemas
-from .logs import READ_UNAVAILABLE, json_response, ns, settings
-from .params import EXPORT_PARAMS, FILTER_PARAMS, STATS_PARAMS
+from .logs import ns
+from .params import EXPORT_DOCS, FILTER_DOCS
+from .shared import READ_UNAVAILABLE, requires, settings
 
 log = logging.getLogger(__name__)
 
 EXPORT_QUERY = filters.FILTER_PARAMS + ("format", "order", "raw")
-STATS_QUERY = filters.FILTER_PARAMS + ("groupBy", "tz")
 EXPORTERS = {
     "ndjson": (exports.ndjson_chunks, "application/x-ndjson; charset=utf-8"),
     "csv": (exports.csv_chunks, "text/csv; charset=utf-8"),
@@ -36,7 +34,7 @@ class ExportCut(RuntimeError):
 
 @ns.route("/export", "/export/")
 class LogsExport(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **EXPORT_PARAMS})
+    @ns.doc(params={**FILTER_DOCS, **EXPORT_DOCS})
     @ns.produces(["application/x-ndjson", "text/csv", "application/problem+json"])  # errors
     @ns.response(200, "Every matching action, streamed in time order (order=stored: window by window), not paged")
     @ns.response(400, "Unknown parameter or bad value; the problem names it", schemas.problem)
@@ -54,35 +52,16 @@ class LogsExport(Resource):
         deadline = store.Deadline(settings().query_timeout_ms, per_command=True)
         slot = gate()
         slot.enter()
-        try:
+        with contextlib.ExitStack() as on_failure:  # the slot is left here if the first read fails, else by the stream
+            on_failure.callback(slot.leave)
             source = store.export_rows(get_db(), log_filter, ordered=order == "time", deadline=deadline)
             # The first window is read here, so that a database that is down or a first read past
             # its limit is a 503 problem rather than a cut stream.
             first = next(source, None)
             rows = chain([first], source) if first is not None else iter(())
-        except BaseException:
-            slot.leave()
-            raise
+            on_failure.pop_all()
         headers = {"Content-Disposition": f'attachment; filename="logs.{shape}"'}
         return Response(_streamed(rows, source, encode, shape, slot), content_type=mimetype, headers=headers)
-
-
-@ns.route("/stats", "/stats/")
-class LogsStats(Resource):
-    @ns.doc(params={**FILTER_PARAMS, **STATS_PARAMS})
-    @ns.response(200, "Counts per group, sorted by the group keys in the order given", [schemas.stats_row])
-    @ns.response(400, "Unknown parameter, groupBy key or time zone; the problem names it", schemas.problem)
-    @ns.response(503, READ_UNAVAILABLE, schemas.problem)
-    @requires("read")
-    def get(self):
-        """Count matching actions per type, day (in a time zone), user and/or session."""
-        log_filter = filters.parse_filter(request.args, STATS_QUERY)
-        group_by = filters.parse_group_by(request.args, tuple(pipelines.GROUP_KEYS))
-        tz = filters.parse_zone(request.args)
-        deadline = store.Deadline(settings().query_timeout_ms)
-        with gate().held():
-            groups = store.action_stats(get_db(), log_filter, group_by, tz, deadline)
-        return json_response(formats.stats_rows(groups, [pipelines.GROUP_KEYS[k] for k in group_by]))
 
 
 def _streamed(rows, source, encode, shape, slot):
@@ -95,18 +74,7 @@ def _streamed(rows, source, encode, shape, slot):
     try:
         yield from encode(rows)
     except Exception as exc:  # noqa: BLE001 (the status is sent: say so in the body, then cut)
-        server_code = getattr(exc, "code", None)
-        timed_out = (isinstance(exc, store.QueryTimeout) or getattr(exc, "timeout", False)
-                     or server_code in TIME_LIMIT_CODES)
-        if timed_out:
-            code, detail = "QUERY_TIMEOUT", QUERY_TIMEOUT_DETAIL
-        elif server_code in MEMORY_LIMIT_CODES:
-            code, detail = "QUERY_TOO_LARGE", QUERY_TOO_LARGE_DETAIL
-        elif isinstance(exc, PyMongoError):
-            code, detail = "DATABASE_UNAVAILABLE", "the database failed during the export"
-        else:
-            code = "INTERNAL_ERROR"
-            detail = f"the export failed (request {request_id()}); the rows before this line are complete"
+        code, detail = export_cut_reason(exc)
         if code == "INTERNAL_ERROR":
             log.exception("export cut mid-stream (request %s)", request_id())
         else:
