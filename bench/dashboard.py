@@ -1,7 +1,7 @@
 """``python -m bench.dashboard [--sessions N] [--actions N] [--runs N]``: how long the dashboard takes
 to draw its opening view (the last 30 days) in headless Chromium over a seeded store.
 
-It starts its own SecantusDB daemon (``logstore.local.start_secantus``) and gunicorn from the Procfile
+It starts its own SecantusDB daemon (``logstore.launcher.start_secantus``) and gunicorn from the Procfile
 (``bench.procs``), seeds ``sessions`` sessions of ``actions`` actions as stored buckets (by default
 10,000 × 100 = 1,000,000 actions) with timestamps spread over the last 30 days, so the opening view
 holds all of them, then opens ``/dashboard`` with no query ``runs`` times and prints, for each, the

@@ -41,7 +41,7 @@ def run_cpu(ctx):
          f"{ratio(parse - loads, loads):.2f}", ""),
         ("validate + convert + bucket documents (what is written)", f"{bucket * 1000:.1f} ms",
          f"{ratio(bucket, loads):.2f}", ""),
-        ("… as the service sends them (BSON buckets) with the hours' counts and rollups (`store.hours`, `store.rollups`)",
+        ("… as the service sends them (BSON buckets) with the hours' counts and rollups (`store.hour_counts`, `store.rollups`)",
          f"{writes * 1000:.1f} ms", f"{ratio(writes, loads):.2f}", ""),
     ]
     ctx.report.target("ingest CPU: validate + convert a 10,000-action body ÷ `json.loads` of it", "≤ 2.0",
