@@ -15,9 +15,9 @@ from subprocess import Popen, STDOUT
 
 from pymongo import MongoClient
 
-from logstore import launcher as local, store
+from logstore import launcher, store
 
-ROOT = local.ROOT
+ROOT = launcher.ROOT
 
 
 class Processes:
@@ -38,7 +38,7 @@ class Processes:
 
     def start_database(self):
         log = open(self.tmp / "secantus.log", "wb")
-        self.db_process, url = local.start_secantus(self.tmp / "secantus", log_file=log)
+        self.db_process, url = launcher.start_secantus(self.tmp / "secantus", log_file=log)
         self.url = url.rsplit("/", 1)[0]
         return self.url
 
@@ -57,8 +57,8 @@ class Processes:
 
         :param env: more environment variables for it (say, a longer LOGSTORE_QUERY_TIMEOUT_MS).
         """
-        port = local.free_port()
-        command = local.procfile_command("web")
+        port = launcher.free_port()
+        command = launcher.procfile_command("web")
         extra_env = env
         env = {**os.environ, "MONGO_URL": f"{self.url}/{database}", "WEB_CONCURRENCY": str(workers),
                "GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port} --timeout=300"}
@@ -66,23 +66,23 @@ class Processes:
         env.update(extra_env or {})
         log = open(self.tmp / f"gunicorn-{port}.log", "wb")
         process = Popen(command, cwd=ROOT, env=env, stdout=log, stderr=STDOUT,
-                        preexec_fn=local.die_with_parent)
+                        preexec_fn=launcher.die_with_parent)
         self.servers.append(process)
         base = f"http://127.0.0.1:{port}"
-        local.wait_for_http(base + "/health", process)
+        launcher.wait_for_http(base + "/health", process)
         time.sleep(1.0)  # every worker booted, so the first timed request is not a boot
         return base, process
 
     def stop_server(self, process):
-        local.stop(process)
+        launcher.stop(process)
         if process in self.servers:
             self.servers.remove(process)
 
     def close(self):
         for process in list(self.servers):
-            local.stop(process)
+            launcher.stop(process)
         self.servers.clear()
-        local.stop(self.db_process)
+        launcher.stop(self.db_process)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
