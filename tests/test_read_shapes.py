@@ -287,3 +287,31 @@ def test_a_page_in_a_burst_reads_the_sessions_active_in_its_seconds_not_the_whol
         # A page of 20 actions spans about 12 s; one or two sessions are active in it, each a bucket.
         assert sum(examined) <= 2 * (limit + 1) + 8 * len(trace), (page, examined)
         after = sort_key(rows[-1])
+
+
+def test_a_store_whose_rollups_lack_the_spans_reads_each_window_from_its_hour(db):
+    """A store of the previous release (no ``spans`` in its extent, no spans documents): every
+    window is read from its hour's start, as before, and a walk still returns every action."""
+    store.ensure_indexes(db)
+    put(db, short_burst(sessions=40))
+    assert db.meta.find_one({"_id": "sessions"})["spans"] is True
+    db.meta.update_one({"_id": "sessions"}, {"$unset": {"spans": ""}})
+    db.hour_totals.delete_many({"t": "p"})
+    log_filter = LogFilter(start=Bound(datetime(2026, 1, 1, 10, 10)))
+    assert walk(db, log_filter, 31) == expected(db, log_filter)
+    trace = []
+    store.query_page(db, log_filter, 20, trace=trace)
+    assert any(p[0]["$match"]["first"]["$gte"] == datetime(2026, 1, 1, 10) for p in trace)
+
+
+def test_a_delete_leaves_the_spans_so_a_bucket_it_narrowed_is_still_read(db, client):
+    """Spans are only widened: a delete that empties one write's rollups leaves the span another
+    write recorded for the bucket they share."""
+    store.ensure_indexes(db)
+    put(db, [session_log(user="u", session="s", actions=[action("2026-01-01T10:00:00Z"), action("2026-01-01T10:00:10Z", "VIEW")])])
+    put(db, [session_log(user="u", session="s", actions=[action("2026-01-01T10:00:50Z")])])
+    put(db, short_burst(sessions=4, start=datetime(2026, 1, 1, 10, 1)))
+    assert client.delete("/logs?from=2026-01-01T10:00:05Z&to=2026-01-01T10:00:15Z").status_code == 200
+    log_filter = LogFilter(start=Bound(datetime(2026, 1, 1, 10, 0, 45)))
+    assert walk(db, log_filter, 7) == expected(db, log_filter)
+    assert datetime(2026, 1, 1, 10, 0, 50) in [key[0] for key in walk(db, log_filter, 7)]

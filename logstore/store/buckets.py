@@ -139,7 +139,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         stored_windows = heads[key].by_window if key in heads else ()
         counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
         for window, in_window in by_window.items():
-            totals.add(key, window, in_window)
+            totals.add(key, window, in_window, stored_windows.get(window) if stored_windows else None)
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
@@ -162,7 +162,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
 
 def _read_heads(collection, keys, with_ids, session):
     """Each session's ``SessionHeads`` (``{key: heads}``) and, if asked, the ids each session holds."""
-    projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1}
+    projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1, "first": 1, "last": 1}
     if with_ids:
         projection["actions.id"] = 1
     heads, known_ids = {}, {}

@@ -54,6 +54,9 @@ class Extent:
     start: object   # naive UTC datetime, a window start
     end: object     # exclusive: every stored bucket's first is before it
     runs: tuple = None  # ((start, end), …): disjoint, sorted, within start/end; None: one run
+    # Every window's rollups record its buckets' longest span (``rollups.SPANS``): a new store, or
+    # one migrated by a release that records them. Reads bound a window by it only then.
+    spans: bool = False
 
     def __post_init__(self):
         if self.runs is None:
@@ -63,7 +66,8 @@ class Extent:
         return all(any(lo <= start and end <= hi for lo, hi in self.runs) for start, end in other.runs)
 
     def union(self, other):
-        return Extent(min(self.start, other.start), max(self.end, other.end), joined(self.runs + other.runs))
+        return Extent(min(self.start, other.start), max(self.end, other.end), joined(self.runs + other.runs),
+                      self.spans)
 
     def run_at(self, instant):
         """The run that holds ``instant``, else the first one after it, else None: ``(start, end)``."""
@@ -112,7 +116,7 @@ def load(db, max_time_ms=None, session=None):
 def _from_document(document):
     runs = document.get("runs")
     return Extent(document["start"], _end(document["end"]),
-                  tuple((r[0], _end(r[1])) for r in runs) if runs else None)
+                  tuple((r[0], _end(r[1])) for r in runs) if runs else None, bool(document.get("spans")))
 
 
 def _end(stored):
@@ -185,8 +189,10 @@ def at_least(layout_number, wanted):
 
 
 def mark_layout(db):
-    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": "", "rolledUpTo": ""}},
-                        upsert=True)
+    """This layout, with the spans of every window's buckets in its rollups (a new store, or the end
+    of a migration, which rebuilds every window's rollups)."""
+    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT, "spans": True},
+                                       "$unset": {"migratedUpTo": "", "rolledUpTo": ""}}, upsert=True)
 
 
 def rolled_up_to(db):

@@ -33,7 +33,7 @@ from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
 from ..spans import SPAN, later, window_of
-from . import extent
+from . import extent, rollups
 from .buckets import SESSIONS
 
 # The first window of a read: small, so that a dense hour (a burst of sessions) is not read whole
@@ -127,7 +127,8 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
         stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
     width, given = FIRST_WIDTH, 0
-    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline, trace)
+    since = _Since(db, stored, deadline)
+    found = _next_hour(collection, log_filter, stored, since(position), stop, deadline, trace)
     while found is not None and position < stop:
         if found > position:
             # Past a gap: the data there may be denser than before it.
@@ -137,7 +138,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
             position, after, width = held[0], None, FIRST_WIDTH
         hi = _window_end(position, width, min(stop, held[1]) if held else stop)
         limit = want if total is None else min(want, total - given)
-        pipeline = pipelines.window_pipeline(log_filter, window_of(position), hi, after, position, limit)
+        pipeline = pipelines.window_pipeline(log_filter, since(position), hi, after, position, limit)
         if trace is not None:
             trace.append(pipeline)
         rows = run(collection, pipeline, deadline)
@@ -160,6 +161,34 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, tr
             found = _next_hour(collection, log_filter, stored, hi, stop, deadline, trace)
 
 
+class _Since:
+    """The earliest ``first`` of a bucket that may hold an action at or after an instant: its
+    window's start, or, where the rollups record the longest span of a bucket begun in that window
+    (``rollups.SPANS``), that long before the instant, if later. In a burst (every session begun in
+    one hour) a read then meets the sessions active around its position, not every bucket since the
+    hour's start. One small read per window met, kept for the rest of the read."""
+
+    def __init__(self, db, stored, deadline):
+        self.collection = db[rollups.ROLLUPS] if stored.spans else None
+        self.deadline = deadline
+        self.spans = {}
+
+    def __call__(self, instant):
+        window = window_of(instant)
+        if self.collection is None or instant == window:
+            return window
+        if window not in self.spans:
+            limit = self.deadline.max_time_ms() if self.deadline is not None else None
+            self.spans[window] = rollups.longest_span(self.collection, window, limit)
+        span = self.spans[window]
+        if span is None:
+            return window
+        try:
+            return max(window, instant - span)
+        except OverflowError:
+            return window
+
+
 def _window_end(position, width, stop):
     """``position + width``, down to a whole hour once the window is an hour or wider (so that an
     empty window ends where a seek may start), and not past ``stop``."""
@@ -170,8 +199,9 @@ def _window_end(position, width, stop):
 
 
 def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
-    """The start of the first hour at or after ``instant`` (an hour's start) and before ``stop``
-    that holds a bucket which may match, or None.
+    """The start of the first hour at or after ``instant`` (an hour's start, or the earliest
+    ``first`` that may matter, ``_Since``) and before ``stop`` that holds a bucket which may match,
+    or None.
 
     Gaps between the extent's runs are skipped without a read. Inside a run, each seek asks for
     the earliest bucket in a range that begins where the last one ended: SEEK_FIRST wide, then
