@@ -14,6 +14,7 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from logstore import store
+from logstore.store import extent
 from logstore.filters import Bound, LogFilter
 from logstore.pipelines import sort_key
 from logstore.validation import parse_batch
@@ -315,3 +316,58 @@ def test_a_delete_leaves_the_spans_so_a_bucket_it_narrowed_is_still_read(db, cli
     log_filter = LogFilter(start=Bound(datetime(2026, 1, 1, 10, 0, 45)))
     assert walk(db, log_filter, 7) == expected(db, log_filter)
     assert datetime(2026, 1, 1, 10, 0, 50) in [key[0] for key in walk(db, log_filter, 7)]
+
+
+def _reads_of_hours(trace, low, high):
+    """The window reads (not seeks) of ``trace`` whose range of ``first`` meets ``[low, high)``."""
+    met = []
+    for pipeline in trace:
+        if any("$unwind" in stage for stage in pipeline):
+            first = pipeline[0]["$match"]["first"]
+            if first["$gte"] < high and low < first.get("$lt", first.get("$lte")):
+                met.append(first)
+    return met
+
+
+def test_after_a_delete_of_most_of_the_history_a_walk_reads_no_deleted_hour(db, client):
+    """``DELETE /logs?to=`` leaves the deleted windows cleared in the extent: a read crosses them
+    with one seek, which finds nothing, instead of a seek a day."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))           # ten days from 2026-01-01
+    assert client.delete("/logs?to=2026-01-09T00:00:00Z").status_code == 200
+    log_filter = LogFilter()
+    assert walk(db, log_filter, 29) == expected(db, log_filter)
+    trace = []
+    store.query_page(db, log_filter, 29, trace=trace)
+    assert not _reads_of_hours(trace, datetime(2026, 1, 1, 1), datetime(2026, 1, 9)), trace
+    assert len(trace) <= 6, len(trace)
+
+
+def test_a_walk_after_history_expired_crosses_it_with_a_seek(db):
+    """With a retention, the history older than it is expired (the TTL removes it): reads take it
+    as cleared, and a walk from the extent's start crosses it with one seek."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))
+    cutoff = datetime(2026, 1, 9)
+    db.sessions.delete_many({"last": {"$lt": cutoff}})             # what the TTL monitor does
+    extent.set_retention(db, (datetime.utcnow() - cutoff) / timedelta(days=1))
+    log_filter = LogFilter()
+    assert walk(db, log_filter, 29) == expected(db, log_filter)
+    trace = []
+    store.query_page(db, log_filter, 29, trace=trace)
+    assert not _reads_of_hours(trace, datetime(2026, 1, 1, 1), datetime(2026, 1, 8, 22)), trace
+    # One seek over the expired week, the seeks doubling from 15 s over the last hour before the
+    # cutoff, the windows: not a seek a day (23 reads before).
+    assert len(trace) <= 14, len(trace)
+
+
+def test_a_backfill_into_a_cleared_range_is_read(db, client):
+    """The cleared ranges are hints: data posted into one after the delete is found by the seek."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))
+    assert client.delete("/logs?to=2026-01-09T00:00:00Z").status_code == 200
+    put(db, [session_log(user="u1", session="late", actions=[action("2026-01-04T12:00:00Z"), action("2026-01-04T12:00:01Z")])])
+    db.meta.update_one({"_id": "sessions"}, {"$set": {"cleared": [[datetime(2026, 1, 1, 1), datetime(2026, 1, 9)]]}})
+    assert walk(db, LogFilter(), 29) == expected(db, LogFilter())
+    rows, _ = store.query_page(db, LogFilter(), 5)
+    assert rows[0]["sessionId"] == "late"

@@ -78,11 +78,15 @@ def _delete_whole_windows(db, log_filter, deadline):
     deleted = 0
     for run_start, run_end in stored.runs:
         a, b = max(lo, run_start), min(hi, run_end)
+        if a >= b:
+            continue
+        first = a
         while a < b:
             step = min(b, later(a, SPAN * WINDOWS_PER_DELETE))
             deleted += run_transaction(db.client, lambda s, a=a, step=step: _delete_windows(db, a, step, s, deadline),
                                        db.client.options.server_selection_timeout)
             a = step
+        extent.clear(db, first, b)      # later reads cross it with one seek
     return deleted
 
 

@@ -52,6 +52,7 @@ def ensure_indexes(db, retention_days=None):
         _make_multikey(collection)
     if extent.layout(db) is None and empty:
         extent.mark_layout(db)
+    extent.set_retention(db, retention_days)
 
 
 def _make_multikey(collection):

@@ -205,7 +205,9 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
 
     Gaps between the extent's runs are skipped without a read. Inside a run, each seek asks for
     the earliest bucket in a range that begins where the last one ended: SEEK_FIRST wide, then
-    twice as wide, up to SEEK_MAX. On MongoDB each one reads about one index key.
+    twice as wide, up to SEEK_MAX; a range the extent has as cleared (deleted for everyone, or
+    expired) is one seek, which reads no index key when it is empty. On MongoDB each one reads
+    about one index key.
     """
     width = SEEK_FIRST
     while instant < stop:
@@ -215,6 +217,9 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline, trace):
         if instant < held[0]:                  # a new run: its data may begin at once
             instant, width = held[0], SEEK_FIRST
         hi = min(later(instant, width), held[1], stop)
+        gap = stored.cleared_at(instant)
+        if gap is not None:                    # deleted or expired: one seek over all of it
+            hi, width = min(gap[1], held[1], stop), SEEK_FIRST / 2
         if instant >= hi:
             return None
         pipeline = pipelines.next_bucket_pipeline(log_filter, instant, hi)
