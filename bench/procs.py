@@ -6,6 +6,7 @@ removes the temporary directory, also after Ctrl-C.
 from __future__ import annotations
 
 import os
+import socket
 import shutil
 import tempfile
 import time
@@ -18,6 +19,25 @@ from pymongo import MongoClient
 from logstore import launcher, store
 
 ROOT = launcher.ROOT
+# ``LOGSTORE_BENCH_PORTS=5170-5179``: the loopback ports the suite's servers take (the first free
+# ones of the range), on a machine shared by several people; unset, any free port.
+PORTS_VARIABLE = "LOGSTORE_BENCH_PORTS"
+
+
+def free_port():
+    """A free loopback port: of LOGSTORE_BENCH_PORTS when set, else any."""
+    spec = os.environ.get(PORTS_VARIABLE)
+    if not spec:
+        return launcher.free_port()
+    low, _, high = spec.partition("-")
+    for port in range(int(low), int(high or low) + 1):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORTS_VARIABLE}={spec}")
 
 
 class Processes:
@@ -38,7 +58,7 @@ class Processes:
 
     def start_database(self):
         log = open(self.tmp / "secantus.log", "wb")
-        self.db_process, url = launcher.start_secantus(self.tmp / "secantus", log_file=log)
+        self.db_process, url = launcher.start_secantus(self.tmp / "secantus", port=free_port(), log_file=log)
         self.url = url.rsplit("/", 1)[0]
         return self.url
 
@@ -57,7 +77,7 @@ class Processes:
 
         :param env: more environment variables for it (say, a longer LOGSTORE_QUERY_TIMEOUT_MS).
         """
-        port = launcher.free_port()
+        port = free_port()
         command = launcher.procfile_command("web")
         extra_env = env
         env = {**os.environ, "MONGO_URL": f"{self.url}/{database}", "WEB_CONCURRENCY": str(workers),

@@ -7,6 +7,11 @@ shape, over HTTP (p50 of a few runs, 1 gunicorn worker); ``explain`` of every re
 (index keys plus bucket documents examined, per action returned); stats by type and by day and type
 in ``+05:30``. Then how each page grows from the smaller size to the larger, against the targets;
 and, on the largest spread data, six analyst clients looping one-day queries for 15 s (2 workers).
+
+One shape and one size at a time: ``LOGSTORE_BENCH_SHAPES=burst LOGSTORE_BENCH_SHAPE_SIZES=1000000
+python3 dev.py bench --parts shapes --no-write`` (comma lists; unset: every shape at the suite's
+sizes). Seeding is timed and reported with each shape. ``LOGSTORE_BENCH_PORTS=5170-5179`` keeps the
+servers on those loopback ports (``bench.procs``).
 """
 from __future__ import annotations
 
@@ -34,6 +39,9 @@ TIME_LIMIT_MS = 120_000
 SHAPES = ("spread", "gap", "burst", "rare", "deleted")
 # ``LOGSTORE_BENCH_SHAPE_SIZES=100000`` (a comma list): other sizes than the suite's, for a shorter run.
 SIZES_VARIABLE = "LOGSTORE_BENCH_SHAPE_SIZES"
+# ``LOGSTORE_BENCH_SHAPES=burst,rare`` (a comma list of SHAPES): only those shapes (the team of six
+# analysts runs only with ``spread``), so that the 1,000,000 figures can be taken shape by shape.
+SHAPES_VARIABLE = "LOGSTORE_BENCH_SHAPES"
 RARE_EVERY = 200
 DELETED_SHARE = 25 / 30
 TEAM_CLIENTS = 6
@@ -208,15 +216,27 @@ def run(ctx):
     sizes = os.environ.get(SIZES_VARIABLE)
     if sizes:
         ctx.sizes = tuple(int(size) for size in sizes.split(","))
+    chosen = _chosen_shapes(os.environ.get(SHAPES_VARIABLE))
     for size in ctx.sizes:
-        for shape in SHAPES:
+        for shape in chosen:
             print(f"-- shapes: {shape} at {size:,}", flush=True)
             results[(shape, size)], shape_notes = measure_shape(ctx, shape, size)
             notes += shape_notes
             _report_one(ctx, shape, size, results[(shape, size)], shape_notes)   # kept if interrupted
     if len(ctx.sizes) > 1:
-        _report_growth(ctx, results, notes)
+        _report_growth(ctx, results, notes, chosen)
     _team(ctx, max(ctx.sizes))
+
+
+def _chosen_shapes(spec):
+    """The shapes a comma list names (unset or empty: every one), in SHAPES order."""
+    if not spec:
+        return SHAPES
+    names = {name.strip() for name in spec.split(",") if name.strip()}
+    unknown = names - set(SHAPES)
+    if unknown:
+        raise SystemExit(f"{SHAPES_VARIABLE}: unknown shapes {sorted(unknown)}; known: {', '.join(SHAPES)}")
+    return tuple(shape for shape in SHAPES if shape in names)
 
 
 def _report_one(ctx, shape, size, results, notes):
@@ -263,10 +283,10 @@ def _record_targets(ctx, shape, size, results):
                       met(max(stats) <= STATS_TARGET_MS))
 
 
-def _report_growth(ctx, results, notes):
+def _report_growth(ctx, results, notes, chosen=SHAPES):
     small, large = min(ctx.sizes), max(ctx.sizes)
     rows, growths = [], {}
-    for shape in SHAPES:
+    for shape in chosen:
         for (name, page), item in results[(shape, large)].items():
             before = results[(shape, small)].get((name, page))
             if before is None and page is not None:      # page 50 at the larger size, last page at the smaller

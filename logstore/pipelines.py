@@ -189,15 +189,33 @@ def window_pipeline(log_filter, lo, hi, after=None, position=None, limit=None):
 def kept_actions(log_filter, at_or_after, before):
     """An expression: the bucket's actions of the asked types in ``[at_or_after, before)`` (and
     not after ``to``), each as ``{a: action, k: index in the bucket}``. Millisecond bounds only:
-    the exact microsecond ones are the ``$match`` on the unwound rows (``action_match``)."""
-    indexed = {"$map": {"input": {"$range": [0, {"$size": "$actions"}]}, "as": "k",
-                        "in": {"a": {"$arrayElemAt": ["$actions", "$$k"]}, "k": "$$k"}}}
-    conditions = [{"$gte": ["$$x.a.t", at_or_after]}, {_before(before): ["$$x.a.t", before]}]
+    the exact microsecond ones are the ``$match`` on the unwound rows (``action_match``).
+
+    The indexes are chosen first, from the lists of the actions' times and types (``$map``
+    over the actions, one path each), and only the kept ones are turned into ``{a, k}``; a bucket
+    that lies wholly inside the range is not compared by time at all. On SecantusDB, which
+    evaluates expressions element by element in Python, that costs a third of building ``{a, k}``
+    for every action and filtering those (200 buckets of 100 actions for one rare type: 330 ms
+    against 1,130); on MongoDB it is the same work done once per bucket."""
+    types = list(log_filter.types) if log_filter.types and len(log_filter.types) < len(ACTION_TYPES) else None
+    limits = [("$gte", at_or_after), (_before(before), before)]
     if log_filter.end is not None:
-        conditions.append({"$lte": ["$$x.a.t", log_filter.end.instant]})
-    if log_filter.types and len(log_filter.types) < len(ACTION_TYPES):
-        conditions.append({"$in": ["$$x.a.type", list(log_filter.types)]})
-    return {"$filter": {"input": indexed, "as": "x", "cond": {"$and": conditions}}}
+        limits.append(("$lte", log_filter.end.instant))
+    by_type = [{"$in": [{"$arrayElemAt": ["$$types", "$$k"]}, types]}] if types else []
+    by_time = [{op: [{"$arrayElemAt": ["$$times", "$$k"]}, bound]} for op, bound in limits]
+    whole = [{op: ["$first" if op == "$gte" else "$last", bound]} for op, bound in limits]
+    every = {"$range": [0, {"$size": "$actions"}]}
+
+    def kept(by_time):
+        conditions = by_type + by_time
+        if not conditions:
+            return every
+        fields = (("times", "t"),) * bool(by_time) + (("types", "type"),) * bool(by_type)
+        variables = {name: {"$map": {"input": "$actions", "as": "x", "in": f"$$x.{field}"}} for name, field in fields}
+        return {"$let": {"vars": variables, "in": {"$filter": {"input": every, "as": "k", "cond": {"$and": conditions}}}}}
+
+    indexes = {"$cond": [{"$and": whole}, kept([]), kept(by_time)]}
+    return {"$map": {"input": indexes, "as": "k", "in": {"a": {"$arrayElemAt": ["$actions", "$$k"]}, "k": "$$k"}}}
 
 
 def next_bucket_pipeline(log_filter, lo, hi):

@@ -1,5 +1,6 @@
 """Checks of what is stored, shared by tests of every path that writes."""
 from collections import Counter
+from datetime import timedelta
 
 from logstore.windows import SPAN, window_of
 
@@ -35,8 +36,11 @@ def assert_rollups_agree(db, from_buckets, sessions):
     per_hour, from_rollups = Counter(), Counter()
     for (_, _, window, kind), number in from_buckets.items():
         per_hour[(window, kind)] += number
-    entries = {}
+    entries, spans = {}, {}
     for doc in db[rollups.ROLLUPS].find():
+        if doc["t"] == rollups.SPANS:
+            spans[doc["w"]] = max(spans.get(doc["w"], 0), int(doc["span"]))
+            continue
         if doc["t"] == rollups.COUNTS:
             assert int(doc["count"]) == sum(int(v) for v in doc["n"].values()) > 0, doc
             assert doc["w"] <= doc["last"] < doc["w"] + SPAN, doc
@@ -56,6 +60,9 @@ def assert_rollups_agree(db, from_buckets, sessions):
                 held[1] += int(entry["n"].get("NAVIGATE", 0))
                 held[2], held[3] = min(held[2], entry["f"]), max(held[3], entry["l"])
     assert from_rollups == per_hour
+    # Every bucket's span is within the longest one recorded for its window (reads rely on it).
+    for bucket in db.sessions.find({"w": {"$exists": True}}, {"w": 1, "first": 1, "last": 1}):
+        assert (bucket["last"] - bucket["first"]) // timedelta(milliseconds=1) <= spans.get(bucket["w"], -1), bucket
     assert set(entries) == set(sessions)
     for key, (count, nav, first, last) in sessions.items():
         held = entries[key]

@@ -20,7 +20,11 @@ def test_a_window_read_starts_with_an_index_range_on_first_and_ends_with_a_sorte
     assert stages[-2] == pipelines.SORT_STAGE
     assert stages[-1] == {"$limit": 7}
     unwind = stages.index({"$unwind": "$actions"})
-    assert "$filter" in stages[unwind - 1]["$project"]["actions"]   # cut before it is unwound
+    # Cut before it is unwound: the kept indexes are filtered (by type alone for a bucket wholly in
+    # the window, by type and time otherwise), and only those become rows.
+    whole, inside, cut = stages[unwind - 1]["$project"]["actions"]["$map"]["input"]["$cond"]
+    assert all("$filter" in branch["$let"]["in"] for branch in (inside, cut))
+    assert set(inside["$let"]["vars"]) == {"types"} and set(cut["$let"]["vars"]) == {"times", "types"}
 
 
 def test_stats_pipeline_groups_on_the_keys_asked_and_sorts_in_their_order():

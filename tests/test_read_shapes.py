@@ -14,6 +14,7 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from logstore import store
+from logstore.store import meta
 from logstore.filters import Bound, LogFilter
 from logstore.pipelines import sort_key
 from logstore.validation import parse_batch
@@ -249,3 +250,137 @@ def test_what_a_page_returns_and_examines_is_bounded_by_the_page(counted, client
         if not more:
             break
         after = sort_key(rows[-1])
+
+
+def short_burst(sessions=120, actions=40, start=datetime(2026, 1, 1, 10)):
+    """A burst of short sessions: one every 25 s within the hour, each ``actions`` one second apart
+    (the benchmark's burst in small), so that a few are active at any instant while the hour holds
+    them all."""
+    return [session_log(user=f"u{k % 9}", session=f"q{k}", actions=[
+        action(stamp(start + timedelta(seconds=k * 25 + n)), TYPES[(k + n) % 3]) for n in range(actions)])
+        for k in range(sessions)]
+
+
+@pytest.mark.parametrize("log_filter", [LogFilter(), LogFilter(types=("CLICK", "VIEW")),
+                                        LogFilter(start=Bound(datetime(2026, 1, 1, 10, 30, 0, 500000), 250))],
+                         ids=["no filter", "two types", "from mid-burst"])
+def test_a_walk_through_a_burst_of_short_sessions_returns_every_action_once_in_order(db, log_filter):
+    store.ensure_indexes(db)
+    put(db, short_burst())
+    want = expected(db, log_filter)
+    assert len(want) > 1000
+    assert walk(db, log_filter, 97) == want
+
+
+@pytest.mark.parametrize("start", [None, datetime(2026, 1, 1, 10, 30), datetime(2026, 1, 1, 10, 49)],
+                         ids=["from the start", "from mid-burst", "from the burst's end"])
+def test_a_page_in_a_burst_reads_the_sessions_active_in_its_seconds_not_the_whole_hour(db, start):
+    """Every bucket of the burst begins in one hour, so the hour's start bounds nothing: a page at
+    10:30 would read the ~70 buckets begun since 10:00 (the seeks too). The longest span of a
+    bucket begun in the hour (kept with the hour's rollups) bounds it: only buckets that began at
+    most that long before the page may still hold one of its actions."""
+    store.ensure_indexes(db)
+    put(db, short_burst())
+    log_filter = LogFilter(start=Bound(start)) if start else LogFilter()
+    limit, after = 20, None
+    for page in range(3):
+        with SENT.aggregates() as sent:
+            rows, more = store.query_page(db, log_filter, limit, after)
+        trace = bucket_reads(sent)
+        assert len(rows) == limit
+        examined = [explained(db, pipeline) for pipeline in trace]
+        # A page of 20 actions spans about 12 s; one or two sessions are active in it, each a bucket.
+        assert sum(examined) <= 2 * (limit + 1) + 8 * len(trace), (page, examined)
+        after = sort_key(rows[-1])
+
+
+def test_a_store_whose_rollups_lack_the_spans_reads_each_window_from_its_hour(db):
+    """A store of the previous release (no ``spans`` in its extent, no spans documents): every
+    window is read from its hour's start, as before, and a walk still returns every action."""
+    store.ensure_indexes(db)
+    put(db, short_burst(sessions=40))
+    assert db.meta.find_one({"_id": "sessions"})["spans"] is True
+    db.meta.update_one({"_id": "sessions"}, {"$unset": {"spans": ""}})
+    db.hour_totals.delete_many({"t": "p"})
+    log_filter = LogFilter(start=Bound(datetime(2026, 1, 1, 10, 10)))
+    assert walk(db, log_filter, 31) == expected(db, log_filter)
+    with SENT.aggregates() as sent:
+        store.query_page(db, log_filter, 20)
+    trace = bucket_reads(sent)
+    assert any(p[0]["$match"]["first"]["$gte"] == datetime(2026, 1, 1, 10) for p in trace)
+
+
+def test_a_delete_leaves_the_spans_so_a_bucket_it_narrowed_is_still_read(db, client):
+    """Spans are only widened: a delete that empties one write's rollups leaves the span another
+    write recorded for the bucket they share."""
+    store.ensure_indexes(db)
+    put(db, [session_log(user="u", session="s", actions=[action("2026-01-01T10:00:00Z"), action("2026-01-01T10:00:10Z", "VIEW")])])
+    put(db, [session_log(user="u", session="s", actions=[action("2026-01-01T10:00:50Z")])])
+    put(db, short_burst(sessions=4, start=datetime(2026, 1, 1, 10, 1)))
+    assert client.delete("/logs?from=2026-01-01T10:00:05Z&to=2026-01-01T10:00:15Z").status_code == 200
+    log_filter = LogFilter(start=Bound(datetime(2026, 1, 1, 10, 0, 45)))
+    assert walk(db, log_filter, 7) == expected(db, log_filter)
+    assert datetime(2026, 1, 1, 10, 0, 50) in [key[0] for key in walk(db, log_filter, 7)]
+
+
+def bucket_reads(sent):
+    """The pipelines of the reads of the buckets among what ``SENT.aggregates()`` saw (window reads
+    and seeks; not the small reads of the rollups' spans)."""
+    return [pipeline for collection, pipeline in sent if collection == "sessions"]
+
+
+def _reads_of_hours(trace, low, high):
+    """The window reads (not seeks) of ``trace`` whose range of ``first`` meets ``[low, high)``."""
+    met = []
+    for pipeline in trace:
+        if any("$unwind" in stage for stage in pipeline):
+            first = pipeline[0]["$match"]["first"]
+            if first["$gte"] < high and low < first.get("$lt", first.get("$lte")):
+                met.append(first)
+    return met
+
+
+def test_after_a_delete_of_most_of_the_history_a_walk_reads_no_deleted_hour(db, client):
+    """``DELETE /logs?to=`` leaves the deleted windows cleared in the extent: a read crosses them
+    with one seek, which finds nothing, instead of a seek a day."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))           # ten days from 2026-01-01
+    assert client.delete("/logs?to=2026-01-09T00:00:00Z").status_code == 200
+    log_filter = LogFilter()
+    assert walk(db, log_filter, 29) == expected(db, log_filter)
+    with SENT.aggregates() as sent:
+        store.query_page(db, log_filter, 29)
+    trace = bucket_reads(sent)
+    assert not _reads_of_hours(trace, datetime(2026, 1, 1, 1), datetime(2026, 1, 9)), trace
+    assert len(trace) <= 6, len(trace)
+
+
+def test_a_walk_after_history_expired_crosses_it_with_a_seek(db):
+    """With a retention, the history older than it is expired (the TTL removes it): reads take it
+    as cleared, and a walk from the extent's start crosses it with one seek."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))
+    cutoff = datetime(2026, 1, 9)
+    db.sessions.delete_many({"last": {"$lt": cutoff}})             # what the TTL monitor does
+    meta.set_retention(db, (datetime.utcnow() - cutoff) / timedelta(days=1))
+    log_filter = LogFilter()
+    assert walk(db, log_filter, 29) == expected(db, log_filter)
+    with SENT.aggregates() as sent:
+        store.query_page(db, log_filter, 29)
+    trace = bucket_reads(sent)
+    assert not _reads_of_hours(trace, datetime(2026, 1, 1, 1), datetime(2026, 1, 8, 22)), trace
+    # One seek over the expired week, the seeks doubling from 15 s over the last hour before the
+    # cutoff, the windows: not a seek a day (23 reads before).
+    assert len(trace) <= 14, len(trace)
+
+
+def test_a_backfill_into_a_cleared_range_is_read(db, client):
+    """The cleared ranges are hints: data posted into one after the delete is found by the seek."""
+    store.ensure_indexes(db)
+    put(db, spread(sessions=60, gap=timedelta(hours=4)))
+    assert client.delete("/logs?to=2026-01-09T00:00:00Z").status_code == 200
+    put(db, [session_log(user="u1", session="late", actions=[action("2026-01-04T12:00:00Z"), action("2026-01-04T12:00:01Z")])])
+    db.meta.update_one({"_id": "sessions"}, {"$set": {"cleared": [[datetime(2026, 1, 1, 1), datetime(2026, 1, 9)]]}})
+    assert walk(db, LogFilter(), 29) == expected(db, LogFilter())
+    rows, _ = store.query_page(db, LogFilter(), 5)
+    assert rows[0]["sessionId"] == "late"

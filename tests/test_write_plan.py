@@ -57,7 +57,7 @@ def test_a_new_session_is_one_new_bucket_its_hour_and_the_rollups_of_the_hour():
                               "first": bucket["first"], "last": bucket["last"]})
     changes = rollups.Changes()
     changes.add(KEY, TEN, actions)
-    assert written.rollups == changes.added(3) and len(written.rollups) == 2
+    assert written.rollups == changes.added(3) and len(written.rollups) == 3   # counts, sessions, span
     assert written.bucket_operations() == [InsertOne(bucket)]
 
 
@@ -127,10 +127,13 @@ def test_hours_and_rollups_are_planned_per_session_and_hour():
                                                                            ("u2", 0, ELEVEN)]
     assert [(parts(op)[1]["userId"], parts(op)[1]["w"], parts(op)[1]["count"]) for op in written.hours] == [
         ("u1", TEN, 1), ("u1", ELEVEN, 1), ("u2", ELEVEN, 1)]
-    # Two upserts per hour (its counts, its sessions), into the write's own sub-bucket.
+    # Three upserts per hour (its counts, its sessions, the longest span of a bucket begun in it),
+    # into the write's own sub-bucket.
     assert [(parts(op)[0]["t"], parts(op)[0]["w"], parts(op)[0]["k"]) for op in written.rollups] == [
-        ("n", TEN, 5), ("s", TEN, 5), ("n", ELEVEN, 5), ("s", ELEVEN, 5)]
-    assert parts(written.rollups[2])[1]["$inc"] == {"count": 2, "n.VIEW": 1, "n.NAVIGATE": 1}
+        ("n", TEN, 5), ("s", TEN, 5), ("p", TEN, 5), ("n", ELEVEN, 5), ("s", ELEVEN, 5), ("p", ELEVEN, 5)]
+    assert parts(written.rollups[3])[1]["$inc"] == {"count": 2, "n.VIEW": 1, "n.NAVIGATE": 1}
+    # u2's NAVIGATE alone in its bucket, u1's VIEW alone in its own: no bucket of 11:00 spans any time.
+    assert parts(written.rollups[5])[1]["$max"]["span"] == 0
 
 
 def test_after_an_hour_met_a_document_already_there_every_hour_is_an_upsert():

@@ -169,7 +169,7 @@ def plan_write(merged, heads, known_ids=None, upsert_hours=False, k=0, encode=Tr
         stored_windows = heads[key].by_window if key in heads else ()
         plan.hours.extend(hour_counts.added(key, by_window, stored_windows, upsert=upsert_hours))
         for window, in_window in by_window.items():
-            totals.add(key, window, in_window)
+            totals.add(key, window, in_window, stored_windows.get(window) if stored_windows else None)
     plan.rollups = totals.added(k)
     return plan
 
@@ -216,7 +216,7 @@ def _check_heads(written, plan):
 def read_heads(collection, keys, with_ids, session=None):
     """Each session's ``SessionHeads`` (``{key: heads}``) and, if asked, the ids each session holds
     (``{key: {id, …}}``): one aggregate per ``HEADS_PER_READ`` sessions."""
-    projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1}
+    projection = {"userId": 1, "sessionId": 1, "b": 1, "w": 1, "count": 1, "bytes": 1, "first": 1, "last": 1}
     if with_ids:
         projection["actions.id"] = 1
     heads, known_ids = {}, {}

@@ -60,6 +60,7 @@ def ensure_indexes(db, retention_days=None):
         _make_multikey(collection)
     if meta.layout(db) is None and empty:
         meta.mark_layout(db)
+    meta.set_retention(db, retention_days)
 
 
 def _make_multikey(collection):

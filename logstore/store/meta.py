@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from pymongo.errors import DuplicateKeyError
 
-from ..windows import floor, later, window_of
+from ..windows import SPAN, floor, later, window_of
 from ..times import LAST_INSTANT
 
 META = "meta"
@@ -57,6 +57,15 @@ class Extent:
     start: object   # naive UTC datetime, a window start
     end: object     # exclusive: every stored bucket's first is before it
     runs: tuple = None  # ((start, end), …): disjoint, sorted, within start/end; None: one run
+    # Every window's rollups record its buckets' longest span (``rollups.SPANS``): a new store, or
+    # one migrated by a release that records them. Reads bound a window by it only then.
+    spans: bool = False
+    # Ranges of windows probably empty: deleted for everyone (``DELETE /logs``) or expired
+    # (retention), ``((start, end), …)`` sorted. Only hints: a read crosses one with one seek over
+    # it (no index key when it is empty) instead of a seek a day, and a write into one (a backfill)
+    # is found by that seek. Runs are never narrowed: a writer that knows a run covers its data
+    # sends nothing, so a narrowed run could hide what it writes next.
+    cleared: tuple = ()
 
     def __post_init__(self):
         if self.runs is None:
@@ -66,7 +75,17 @@ class Extent:
         return all(any(lo <= start and end <= hi for lo, hi in self.runs) for start, end in other.runs)
 
     def union(self, other):
-        return Extent(min(self.start, other.start), max(self.end, other.end), joined(self.runs + other.runs))
+        return Extent(min(self.start, other.start), max(self.end, other.end), joined(self.runs + other.runs),
+                      self.spans, self.cleared)
+
+    def cleared_at(self, instant):
+        """The probably empty range that holds ``instant``, or None: ``(start, end)``."""
+        for start, end in self.cleared:
+            if start <= instant < end:
+                return start, end
+            if instant < start:
+                return None
+        return None
 
     def run_at(self, instant):
         """The run that holds ``instant``, else the first one after it, else None: ``(start, end)``."""
@@ -114,8 +133,66 @@ def load(db, max_time_ms=None, session=None):
 
 def _from_document(document):
     runs = document.get("runs")
+    cleared = [(r[0], _end(r[1])) for r in document.get("cleared") or ()]
+    if document.get("retention"):
+        # A bucket begun an hour before the retention's cutoff ended before it: expired (or about to be).
+        expired_before = floor(datetime.utcnow() - timedelta(seconds=document["retention"]), SPAN) - SPAN
+        if expired_before > document["start"]:
+            cleared.append((document["start"], expired_before))
     return Extent(document["start"], _end(document["end"]),
-                  tuple((r[0], _end(r[1])) for r in runs) if runs else None)
+                  tuple((r[0], _end(r[1])) for r in runs) if runs else None, bool(document.get("spans")),
+                  _merged(cleared))
+
+
+def _merged(ranges):
+    """``ranges`` sorted, overlapping or touching ones merged."""
+    merged = []
+    for start, end in sorted(ranges):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return tuple(merged)
+
+
+def _without(ranges, runs):
+    """``ranges`` less every part that ``runs`` cover."""
+    left = list(ranges)
+    for low, high in runs:
+        kept = []
+        for start, end in left:
+            if end <= low or high <= start:
+                kept.append((start, end))
+                continue
+            if start < low:
+                kept.append((start, low))
+            if high < end:
+                kept.append((high, end))
+        left = kept
+    return tuple(left)
+
+
+def clear(db, start, end):
+    """Record ``[start, end)`` (whole windows) as probably empty: everyone's data there was just
+    deleted. Compare and set on the hints as read, retried; given up quietly (hints only)."""
+    for _ in range(20):
+        document = db[META].find_one({"_id": KEY}, {"cleared": 1, "start": 1})
+        if not document or "start" not in document:
+            return
+        held = document.get("cleared")
+        ranges = _merged([(r[0], r[1]) for r in held or ()] + [(start, end)])[-MAX_RUNS:]
+        condition = {"_id": KEY, "cleared": held} if held else {"_id": KEY, "cleared": {"$exists": False}}
+        if db[META].update_one(condition, {"$set": {"cleared": [list(r) for r in ranges]}}).matched_count:
+            _seen.pop(_cache_key(db), None)
+            return
+
+
+def set_retention(db, retention_days):
+    """Keep the retention in the extent's document, so that reads take expired history as cleared."""
+    if retention_days is None:
+        db[META].update_one({"_id": KEY}, {"$unset": {"retention": ""}})
+    else:
+        db[META].update_one({"_id": KEY}, {"$set": {"retention": retention_days * 86400}}, upsert=True)
 
 
 def _end(stored):
@@ -158,6 +235,10 @@ def widen(db, wanted):
         result = known.union(wanted) if known is not None else Extent(wanted.start, wanted.end, joined(wanted.runs))
         runs = [list(run) for run in result.runs]
         update = {"$min": {"start": wanted.start}, "$max": {"end": wanted.end}, "$set": {"runs": runs}}
+        if document and document.get("cleared"):
+            # Data written into a range once deleted: that range is no longer empty.
+            held = [(r[0], r[1]) for r in document["cleared"]]
+            update["$set"]["cleared"] = [list(r) for r in _without(held, wanted.runs)]
         if known is None:
             condition = {"_id": KEY, "start": {"$exists": False}}
         elif document.get("runs"):
@@ -188,8 +269,10 @@ def at_least(layout_number, wanted):
 
 
 def mark_layout(db):
-    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": "", "rolledUpTo": ""}},
-                        upsert=True)
+    """This layout, with the spans of every window's buckets in its rollups (a new store, or the end
+    of a migration, which rebuilds every window's rollups)."""
+    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT, "spans": True},
+                                       "$unset": {"migratedUpTo": "", "rolledUpTo": ""}}, upsert=True)
 
 
 def rolled_up_to(db):

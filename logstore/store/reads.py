@@ -33,7 +33,7 @@ from pymongo.errors import ExecutionTimeout, NetworkTimeout
 
 from .. import pipelines
 from ..windows import SPAN, later, window_of
-from . import meta
+from . import meta, rollups
 from .buckets import SESSIONS
 from .errors import QueryTimeout
 
@@ -122,7 +122,8 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, so
         stop = min(stop, later(log_filter.end.instant, ONE_MS))
     collection = db[SESSIONS]
     width, given = FIRST_WIDTH, 0
-    found = _next_hour(collection, log_filter, stored, window_of(position), stop, deadline)
+    since = _Since(db, stored, deadline)
+    found = _next_hour(collection, log_filter, stored, since(position), stop, deadline)
     while found is not None and position < stop:
         if found > position:
             # Past a gap: the data there may be denser than before it.
@@ -132,7 +133,7 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, so
             position, after, width = held[0], None, FIRST_WIDTH
         hi = _window_end(position, width, min(stop, held[1]) if held else stop)
         limit = want if total is None else min(want, total - given)
-        pipeline = pipelines.window_pipeline(log_filter, window_of(position), hi, after, position, limit)
+        pipeline = pipelines.window_pipeline(log_filter, since(position), hi, after, position, limit)
         rows = run(collection, pipeline, deadline)
         given += len(rows)
         yield from rows
@@ -153,6 +154,34 @@ def ordered_rows(db, log_filter, after=None, want=EXPORT_ROWS, deadline=None, so
             found = _next_hour(collection, log_filter, stored, hi, stop, deadline)
 
 
+class _Since:
+    """The earliest ``first`` of a bucket that may hold an action at or after an instant: its
+    window's start, or, where the rollups record the longest span of a bucket begun in that window
+    (``rollups.SPANS``), that long before the instant, if later. In a burst (every session begun in
+    one hour) a read then meets the sessions active around its position, not every bucket since the
+    hour's start. One small read per window met, kept for the rest of the read."""
+
+    def __init__(self, db, stored, deadline):
+        self.collection = db[rollups.ROLLUPS] if stored.spans else None
+        self.deadline = deadline
+        self.spans = {}
+
+    def __call__(self, instant):
+        window = window_of(instant)
+        if self.collection is None or instant == window:
+            return window
+        if window not in self.spans:
+            limit = self.deadline.max_time_ms() if self.deadline is not None else None
+            self.spans[window] = rollups.longest_span(self.collection, window, limit)
+        span = self.spans[window]
+        if span is None:
+            return window
+        try:
+            return max(window, instant - span)
+        except OverflowError:
+            return window
+
+
 def _window_end(position, width, stop):
     """``position + width``, down to a whole hour once the window is an hour or wider (so that an
     empty window ends where a seek may start), and not past ``stop``."""
@@ -163,12 +192,15 @@ def _window_end(position, width, stop):
 
 
 def _next_hour(collection, log_filter, stored, instant, stop, deadline):
-    """The start of the first hour at or after ``instant`` (an hour's start) and before ``stop``
-    that holds a bucket which may match, or None.
+    """The start of the first hour at or after ``instant`` (an hour's start, or the earliest
+    ``first`` that may matter, ``_Since``) and before ``stop`` that holds a bucket which may match,
+    or None.
 
     Gaps between the extent's runs are skipped without a read. Inside a run, each seek asks for
     the earliest bucket in a range that begins where the last one ended: SEEK_FIRST wide, then
-    twice as wide, up to SEEK_MAX. On MongoDB each one reads about one index key.
+    twice as wide, up to SEEK_MAX; a range the extent has as cleared (deleted for everyone, or
+    expired) is one seek, which reads no index key when it is empty. On MongoDB each one reads
+    about one index key.
     """
     width = SEEK_FIRST
     while instant < stop:
@@ -178,6 +210,9 @@ def _next_hour(collection, log_filter, stored, instant, stop, deadline):
         if instant < held[0]:                  # a new run: its data may begin at once
             instant, width = held[0], SEEK_FIRST
         hi = min(later(instant, width), held[1], stop)
+        gap = stored.cleared_at(instant)
+        if gap is not None:                    # deleted or expired: one seek over all of it
+            hi, width = min(gap[1], held[1], stop), SEEK_FIRST / 2
         if instant >= hi:
             return None
         pipeline = pipelines.next_bucket_pipeline(log_filter, instant, hi)

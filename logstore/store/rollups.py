@@ -14,6 +14,15 @@ hour, ``windows``) and sub-bucket ``k`` (``SPREAD``) stand beside them, in one c
   are not sums, so they are kept as the sessions themselves, per UTC hour: the grain from which
   any zone's days are put together for the hours a midnight of that zone does not cut.
 
+- spans, ``{t: "p", w, k, span, last}``: the longest span (``last - first``, milliseconds) of a
+  bucket of the hour as a write left it, and the newest ``last`` of those buckets (the retention
+  TTL). A bucket begun more than ``span`` before an instant holds no action at or after it, so an
+  ordered read in a burst (thousands of sessions begun in one hour) reads the buckets begun in the
+  last ``span`` before its position, not every bucket since the hour's start (``store.reads``). Only
+  ever widened (``$max``): deletes leave them, an upper bound still. Trusted only in a store whose
+  extent says every window has them (``meta.Extent.spans``: a new store, or one migrated by this
+  release); a window without any is read from its start.
+
 A session's key (``encode_key``) is base64url of its ``[userId, sessionId]``, so that any ids are a
 field name an update path can take. Sub-bucket ``k`` is the write's, not the session's: each write
 in flight in a process holds its own (``_Slots``), so concurrent writers of the current hour do not
@@ -36,13 +45,14 @@ import random
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from datetime import timedelta, timezone
 
 from pymongo import ASCENDING, DeleteMany, DeleteOne, InsertOne, UpdateOne
 
 from ..action_types import ACTION_TYPES
 
 ROLLUPS = "hour_totals"
-COUNTS, SESSIONS = "n", "s"
+COUNTS, SESSIONS, SPANS = "n", "s", "p"
 # Sub-buckets per hour and kind: at most this many rollup documents per hour and kind, one per
 # write in flight at once (``_Slots``), so that concurrent writers of the current hour do not all
 # conflict on one document (docs/SCALING.md). Reads add the sub-buckets up, whatever their number.
@@ -106,9 +116,10 @@ class Changes:
     def __init__(self):
         self.hours = {}
 
-    def add(self, key, window, actions):
-        """Actions newly stored for session ``key`` in ``window``."""
-        hour = self.hours.setdefault(window, [Counter(), {}, None])
+    def add(self, key, window, actions, head=None):
+        """Actions newly stored for session ``key`` in ``window``; ``head``: the stored bucket they
+        may be appended to (``{first, last}``), so that its span as widened is recorded."""
+        hour = self.hours.setdefault(window, [Counter(), {}, None, 0, None])
         kinds = Counter(action["type"] for action in actions)
         times = [action["t"] for action in actions]
         hour[0].update(kinds)
@@ -122,11 +133,16 @@ class Changes:
             entry[1].update(kinds)
             entry[2], entry[3] = min(entry[2], first), max(entry[3], last)
         hour[2] = last if hour[2] is None else max(hour[2], last)
+        first, last = _utc(first), _utc(last)
+        if head is not None and head.get("first") is not None:
+            first, last = min(first, head["first"]), max(last, head["last"])
+        hour[3] = max(hour[3], _milliseconds(last - first))
+        hour[4] = last if hour[4] is None else max(hour[4], last)
 
     def added(self, k):
         """The ``$inc`` upserts of the additions into sub-bucket ``k``: counts, then sessions, per window."""
         operations = []
-        for window, (kinds, entries, last) in sorted(self.hours.items()):
+        for window, (kinds, entries, last, span, newest_bucket) in sorted(self.hours.items()):
             where = {"w": window, "k": k}
             operations.append(UpdateOne({"t": COUNTS, **where}, {
                 "$inc": {"count": sum(kinds.values()), **{f"n.{kind}": n for kind, n in kinds.items()}},
@@ -141,7 +157,26 @@ class Changes:
                 high[f"s.{name}.l"] = newest
             operations.append(UpdateOne({"t": SESSIONS, **where}, {"$inc": inc, "$min": low, "$max": high},
                                         upsert=True))
+            operations.append(UpdateOne({"t": SPANS, **where}, {"$max": {"span": span, "last": newest_bucket}},
+                                        upsert=True))
         return operations
+
+
+def _utc(instant):
+    """``instant`` as naive UTC, as the database returns it."""
+    return instant.astimezone(timezone.utc).replace(tzinfo=None) if instant.tzinfo is not None else instant
+
+
+def _milliseconds(delta):
+    return delta.days * 86_400_000 + delta.seconds * 1000 + delta.microseconds // 1000 + (delta.microseconds % 1000 > 0)
+
+
+def longest_span(collection, window, max_time_ms=None):
+    """The longest span recorded for a bucket of ``window`` (a timedelta), or None when none is."""
+    options = {"max_time_ms": max_time_ms} if max_time_ms else {}
+    spans = [doc.get("span") for doc in collection.find({"t": SPANS, "w": window}, {"span": 1, "_id": 0}, **options)]
+    spans = [int(span) for span in spans if span is not None]
+    return timedelta(milliseconds=max(spans)) if spans else None
 
 
 def removed(collection, taken, session):
@@ -217,9 +252,14 @@ def rebuilt(windows, hour_rows):
             document["count"] += number
             document["last"] = max(document["last"], row["last"])
         counts["n"].update(kinds)
+        # A session's first and last of the hour bound the span of each of its buckets in it.
+        spans = documents.setdefault((SPANS, row["w"], k), {"t": SPANS, "w": row["w"], "k": k, "span": 0,
+                                                            "last": row["last"]})
+        spans["span"] = max(spans["span"], _milliseconds(row["last"] - row["first"]))
+        spans["last"] = max(spans["last"], row["last"])
         sessions["s"][encode_key(*key)] = {"c": number, "n": kinds, "f": row["first"], "l": row["last"]}
     for document in documents.values():
-        if document["count"] > 0:
+        if document["t"] == SPANS or document["count"] > 0:
             if "n" in document:
                 document["n"] = dict(document["n"])
             operations.append(InsertOne(document))

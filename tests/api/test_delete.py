@@ -121,3 +121,24 @@ def test_appends_racing_a_delete_lose_nothing_that_did_not_match(db):
     assert sum(deleted) >= 20 and sum(deleted) + views_kept == views_sent
     assert len(kept) == len({n for n, _ in kept})
     assert_summaries_right(db)
+
+
+@pytest.mark.parametrize("query", ["?to=2026-01-04T10:20:00Z", "?from=2026-01-02T05:30:00Z&to=2026-01-04T10:20:00Z",
+                                   "?from=2026-01-02T05:30:00Z", "?from=2026-01-02T00:00:00Z&to=2026-01-03T00:00:00Z"])
+def test_a_delete_of_everyone_over_days_goes_by_whole_windows_and_leaves_the_edges_exact(client, db, query):
+    """The windows wholly inside the range go with a delete_many per collection; the hours its
+    ``from`` and ``to`` cut are deleted action by action; the count, the summaries, the hours'
+    counts and the rollups come out as if deleted one by one."""
+    body = [session_log(user=f"u{k % 3}", session=f"s{k}", actions=[
+        action(f"2026-01-0{1 + k // 24}T{k % 24:02d}:{m:02d}:00Z", ("CLICK", "VIEW", "NAVIGATE")[m % 3])
+        for m in range(0, 60, 7)]) for k in range(24 * 5)]
+    post(client, body)
+    before = remaining(client)
+    bounds = dict(part.split("=") for part in query[1:].split("&"))
+    low, high = bounds.get("from", "0000"), bounds.get("to", "9999")
+    kept = [row for row in before if not low <= row[2] <= high]
+    assert 0 < len(kept) < len(before)
+    answer = delete(client, query)
+    assert answer["deleted"] == len(before) - len(kept)
+    assert remaining(client) == kept
+    assert_summaries_right(db)
