@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pymongo import InsertOne
 
 from logstore import spans, validation
-from logstore.store import buckets, extent, hours, rollups
+from logstore.store import buckets, extent, hours, rollups, values
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -76,6 +76,7 @@ def stored_writes(raw_body):
         operations.extend(hours.added(key, by_window))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window)
+        operations.extend(values.added(key, by_window))
     return operations + totals.added(0)
 
 
@@ -101,12 +102,24 @@ def rollup_writes(documents, k=0):
     return totals.added(k)
 
 
+def value_documents(documents):
+    """The session-hours' values (``store.values``) of bucket documents of sessions not stored before."""
+    found = {}
+    for bucket in documents:
+        found.setdefault((bucket["userId"], bucket["sessionId"]), {}).setdefault(bucket["w"], []).extend(bucket["actions"])
+    return [doc for key, by_window in found.items() for window in sorted(by_window)
+            for doc in [values.document(key, window, by_window[window])] if doc is not None]
+
+
 def raw_write(db, documents, hour_documents, k=0):
-    """What a driver sends to store bucket documents, their hours' counts and their rollups: two
-    ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
+    """What a driver sends to store bucket documents, their hours' counts, their rollups and their
+    values: three ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
     db[buckets.SESSIONS].insert_many(documents, ordered=False)
     db[hours.HOURS].insert_many(hour_documents, ordered=False)
     db[rollups.ROLLUPS].bulk_write(rollup_writes(documents, k), ordered=False)
+    carried = value_documents(documents)
+    if carried:
+        db[values.VALUES].insert_many(carried, ordered=False)
 
 
 def insert_documents(collection, documents):

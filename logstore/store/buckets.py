@@ -9,8 +9,9 @@ a read can skip it and a count can add it up without unwinding it.
 
 Every ingest is one multi-document transaction: read the sessions' buckets (their heads per window,
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
-opens new ones, one that adds the new actions to the sessions' hour counts (``hours``) and one
-that adds them to the rollups of their UTC hours (``rollups``); the
+opens new ones, one that adds the new actions to the sessions' hour counts (``hours``), one
+that adds them to the rollups of their UTC hours (``rollups``) and one that inserts the values
+their session-hours carried (``values``); the
 stored extent is widened first when the batch goes past it (``extent``). Each
 update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
 sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
@@ -31,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from .. import pipelines
 from ..transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import spans
-from . import extent, hours, rollups
+from . import extent, hours, rollups, values
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -125,7 +126,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
     # kind, so sessions alternating "fill the head, open a bucket" cost a round trip each. The
     # writes are the same; which runs first does not matter inside the transaction, where any
     # failure (a conflict, a duplicate bucket) undoes all of them.
-    updates, inserts, counts = [], [], []
+    updates, inserts, counts, carried = [], [], [], []
     totals = rollups.Changes()
     for key, actions in merged.items():
         fresh = _new_actions(actions, known_ids.get(key)) if with_ids else actions
@@ -140,6 +141,7 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         counts.extend(hours.added(key, by_window, stored_windows, upsert=bool(hours_found)))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window)
+        carried.extend(values.added(key, by_window))
     if updates or inserts:
         written = collection.bulk_write(updates + inserts, ordered=True, session=session)
         if written.matched_count != len(updates):
@@ -155,6 +157,8 @@ def _write(db, merged, session, on_commit, hours_found, k=0):
         # $inc upserts into this write's own sub-bucket (``rollups.slots``): a writer of another
         # process meeting it there is a write conflict (or a duplicate key), retried like any race.
         db[rollups.ROLLUPS].bulk_write(totals.added(k), ordered=True, session=session)
+        if carried:
+            db[values.VALUES].bulk_write(carried, ordered=True, session=session)
     if on_commit is not None:
         on_commit(session, result)
     return result

@@ -58,7 +58,7 @@ def action_stats(db, log_filter, group_by, tz, deadline=None, trace=None):
         if lo is None or hi is None or lo < hi:
             days = _Days(tz, "day" in fields)
             types = log_filter.types or pipelines.ALL_TYPES
-            rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, fields)
+            rolled = extent.at_least(layout, extent.WITH_ROLLUPS) and by_hour_alone(log_filter, fields)
             if rolled:
                 collection, pipeline = db[ROLLUPS], rollups.counts_pipeline(lo, hi)
             else:

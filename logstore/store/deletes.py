@@ -1,5 +1,6 @@
 """DELETE /logs: remove matching actions bucket by bucket, in small transactions, taking them off
-the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions."""
+the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions, and marking
+the session-hours' values (``values``) as answered by the buckets."""
 from __future__ import annotations
 
 import bson
@@ -8,7 +9,7 @@ from pymongo.errors import ExecutionTimeout
 
 from .. import pipelines
 from ..transactions import Conflict, run_transaction
-from . import hours, rollups
+from . import hours, rollups, values
 from .buckets import SESSIONS, summary
 from .reads import QueryTimeout, run
 
@@ -85,6 +86,9 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
         totals = rollups.removed(db[rollups.ROLLUPS], taken_from, session)
         if totals:
             db[rollups.ROLLUPS].bulk_write(totals, ordered=True, session=session)
+        # The session-hours' values cannot be taken off exactly (an entry's first or last time may
+        # be the one deleted): their reads go to the buckets from now on.
+        db[values.VALUES].bulk_write(values.removed(taken_from), ordered=True, session=session)
     return deleted
 
 

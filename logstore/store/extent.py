@@ -36,9 +36,12 @@ from ..times import LAST_INSTANT
 META = "meta"
 KEY = "sessions"
 # 2: buckets bounded to one window (``spans``), with per-type counts; 3: and the hours' counts
-# (``hours``) kept with them; 4: and the rollups of every UTC hour (``rollups``).
-LAYOUT = 4
+# (``hours``) kept with them; 4: and the rollups of every UTC hour (``rollups``); 5: and the
+# values each session-hour carried (``values``).
+LAYOUT = 5
 WITH_HOURS = 3
+WITH_ROLLUPS = 4
+WITH_VALUES = 5
 
 
 DAY = timedelta(days=1)
@@ -185,7 +188,7 @@ def at_least(layout_number, wanted):
 
 
 def mark_layout(db):
-    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": "", "rolledUpTo": ""}},
+    db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT}, "$unset": {"migratedUpTo": "", "rolledUpTo": "", "valuesUpTo": ""}},
                         upsert=True)
 
 
@@ -197,6 +200,16 @@ def rolled_up_to(db):
 
 def mark_rolled_up_to(db, window):
     db[META].update_one({"_id": KEY}, {"$set": {"rolledUpTo": window}}, upsert=True)
+
+
+def values_up_to(db):
+    """The last session whose values a migration in progress has filled (``[userId, sessionId]``), or None."""
+    document = db[META].find_one({"_id": KEY})
+    return tuple(document["valuesUpTo"]) if document and document.get("valuesUpTo") else None
+
+
+def mark_values_up_to(db, key):
+    db[META].update_one({"_id": KEY}, {"$set": {"valuesUpTo": list(key)}}, upsert=True)
 
 
 def migrated_up_to(db):

@@ -9,8 +9,11 @@ What each reads (docs/DESIGN.md, "Insights"):
   windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
   cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
   first/last time are not those of its matching actions, so it reads the buckets;
-- top values, paths, funnels and click maps unwind the matching actions of the buckets the
-  index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
+- top values of ``viewedId``/``pageTo``/``pageFrom`` and paths add up the session-hours' values
+  (``store.values``) of every window wholly inside ``from``/``to``, and read the buckets only of the
+  windows holding ``from`` or ``to`` and of the session-hours an overflow marker names;
+- top values of other properties, funnels and click maps unwind the matching actions of the
+  buckets the index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
 
 Every read runs under the request's ``Deadline`` (``reads.run``); the figures are worked out here
 from the few rows each pipeline returns (a row per session and hour or day, per session and
@@ -18,7 +21,9 @@ transition, or per matching action of a funnel's or click map's types).
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
+from itertools import chain
 from datetime import date, datetime, time, timedelta, timezone
 from statistics import median
 
@@ -32,11 +37,12 @@ from ..spans import SPAN, later
 from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
-from . import rollups
+from . import rollups, values
+from ..pipelines import hours_match_stages
 from .counts import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hours import HOURS
 from .rollups import ROLLUPS
-from .reads import run
+from .reads import find_all, run
 
 
 def overview(db, log_filter, tz="UTC", compare=False, deadline=None, trace=None):
@@ -91,7 +97,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
     try:
         layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
         hourly = log_filter.types is None and extent.at_least(layout, extent.WITH_HOURS)
-        rolled = extent.at_least(layout, extent.LAYOUT) and by_hour_alone(log_filter, ())
+        rolled = extent.at_least(layout, extent.WITH_ROLLUPS) and by_hour_alone(log_filter, ())
         reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
@@ -176,44 +182,129 @@ def _day_list(log_filter, tz, days):
 
 
 def top_values(db, log_filter, field, limit, deadline=None, trace=None):
-    """``[{value, count, users}]``: the most frequent values of property ``field``."""
+    """``[{value, count, users}]``: the most frequent values of property ``field``.
+
+    ``viewedId``, ``pageTo`` and ``pageFrom`` are added up from the session-hours' values
+    (``store.values``) where they answer, and from the buckets elsewhere (``_sources``); any other
+    property from the buckets, grouped by the database."""
     kind = ip.TYPE_OF_PROPERTY.get(field)
     narrowed = ip.narrowed(log_filter, (kind,) if kind else ip.ALL_TYPES)
     if narrowed is None:
         return []
-    pipeline = ip.top_pipeline(narrowed, field, limit)
-    if trace is not None:
-        trace.append((SESSIONS, pipeline))
-    rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
-    return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
+    if field not in values.KEPT:
+        pipeline = ip.top_pipeline(narrowed, field, limit)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
+        return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
+    if field == "viewedId":
+        kept, reads = _sources(db, narrowed, "v", deadline, trace)
+        counts, seen = _added_up(kept, "v", lambda doc: doc["userId"])
+    else:
+        kept, reads = _sources(db, narrowed, "p", deadline, trace)
+        pair_counts, pairs_seen = _added_up(kept, "p", lambda doc: doc["userId"])
+        side = 0 if field == "pageFrom" else 1
+        page = {pair: values.pages_of(pair)[side] for pair in pair_counts}
+        counts = {}
+        for pair, number in pair_counts.items():
+            counts[page[pair]] = counts.get(page[pair], 0) + number
+        seen = {user: {page[pair] for pair in pairs} for user, pairs in pairs_seen.items()}
+    for first_range, straddled in reads:
+        pipeline = ip.top_rows_pipeline(narrowed, field, first_range)
+        if straddled is not None:
+            pipeline = only_buckets_of(pipeline, straddled)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            value, user = row["_id"]["v"], row["_id"]["u"]
+            counts[value] = counts.get(value, 0) + int(row["c"])
+            seen.setdefault(user, set()).add(value)
+    users = Counter(chain.from_iterable(seen.values()))
+    listed = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"value": value, "count": number, "users": users[value]} for value, number in listed[:limit]]
+
+
+def _added_up(documents, part, owner):
+    """``(counts, seen)`` of the values documents' ``part``: ``{key: count}`` summed, and per owner
+    (``owner(doc)``: the user, or the session) the set of keys it had."""
+    counts, seen = {}, {}
+    get = counts.get
+    for doc in documents:
+        found = json.loads(doc[part])
+        for name, number in found.items():
+            counts[name] = get(name, 0) + number
+        held = seen.get(owner(doc))
+        if held is None:
+            seen[owner(doc)] = set(found)
+        else:
+            held.update(found)
+    return counts, seen
+
+
+def _sources(db, log_filter, part, deadline, trace):
+    """Where a top list or the paths are read from: ``(kept, reads)``, ``kept`` the values
+    documents (``store.values``, their ``part``: ``values.PARTS``) of the session-hours wholly
+    inside the filter's range, and ``reads`` the bucket reads of the rest, ``[(first_range,
+    straddled)]``: the windows ``from``/``to`` cut (a range of ``first``), and the session-hours an
+    overflow marker names (``{w: {(userId, sessionId)}}``, in one read). Every window is answered
+    by exactly one of the two, chosen from the filter and the markers alone. A store not yet
+    migrated to layout 5 reads the buckets alone."""
+    layout = extent.layout(db, deadline.max_time_ms() if deadline else None)
+    if not extent.at_least(layout, extent.WITH_VALUES):
+        return [], [(None, None)]
+    lo, hi, edges = _whole_windows(log_filter)
+    kept, overflowed = [], {}
+    if lo is None or hi is None or lo < hi:
+        query = values.read_filter(hours_match_stages(log_filter, lo, hi))
+        if trace is not None:
+            trace.append((values.VALUES, [{"$match": query}, {"$project": values.projection(part)}]))
+        kept, overflowed = values.answering(find_all(db[values.VALUES], query, values.projection(part), deadline))
+    reads = [(first_range, None) for first_range in _runs(sorted(edges))]
+    if overflowed:
+        reads.append(((min(overflowed), later(max(overflowed), SPAN)), overflowed))
+    return kept, reads
 
 
 def paths(db, log_filter, limit, deadline=None, trace=None):
-    """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``."""
+    """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``:
+    from the session-hours' values where they answer, else from the buckets (``_sources``)."""
     narrowed = ip.narrowed(log_filter, (ip.NAVIGATE,))
     if narrowed is None:
         return {"transitions": [], "entries": [], "exits": []}
-    pipeline = ip.paths_pipeline(narrowed)
-    if trace is not None:
-        trace.append((SESSIONS, pipeline))
-    transitions, entries, exits = {}, {}, {}
-    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
-        key = row["_id"]
-        pair = (key.get("f"), key.get("to"))
-        figures = transitions.setdefault(pair, [0, 0])
-        figures[0] += int(row["count"])
-        figures[1] += 1
-        session = (key["userId"], key["sessionId"])
-        lo, hi = (row["lo"]["t"], int(row["lo"]["u"])), (row["hi"]["t"], int(row["hi"]["u"]))
-        # The first NAVIGATE's pageFrom, the last one's pageTo (two at the same instant: by name).
-        if session not in entries or (lo, _name(pair[0])) < (entries[session][0], _name(entries[session][1])):
-            entries[session] = (lo, pair[0])
-        if session not in exits or (hi, _name(pair[1])) > (exits[session][0], _name(exits[session][1])):
-            exits[session] = (hi, pair[1])
-    listed = sorted(transitions.items(), key=lambda item: (-item[1][0], _name(item[0][0]), _name(item[0][1])))
+    kept, reads = _sources(db, narrowed, "paths", deadline, trace)
+    kept = [doc for doc in kept if "e" in doc]
+    counts, seen = _added_up(kept, "p", lambda doc: (doc["userId"], doc["sessionId"]))
+    # Per session the first NAVIGATE (time, pageFrom) and the last (time, pageTo), in microseconds.
+    entries, exits = {}, {}
+
+    def enter(session, first, last):
+        if session not in entries or first < entries[session]:
+            entries[session] = first
+        if session not in exits or last > exits[session]:
+            exits[session] = last
+
+    for doc in kept:
+        enter((doc["userId"], doc["sessionId"]), tuple(doc["e"]), tuple(doc["x"]))
+    for first_range, straddled in reads:
+        pipeline = ip.paths_pipeline(narrowed, first_range)
+        if straddled is not None:
+            pipeline = only_buckets_of(pipeline, straddled)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            key = row["_id"]
+            session, frm, to = (key["userId"], key["sessionId"]), key.get("f"), key.get("to")
+            pair = values.pair_key(frm, to)
+            counts[pair] = counts.get(pair, 0) + int(row["count"])
+            seen.setdefault(session, set()).add(pair)
+            enter(session, (values.micros(row["lo"]["t"], int(row["lo"]["u"])), frm),
+                  (values.micros(row["hi"]["t"], int(row["hi"]["u"])), to))
+    sessions = Counter(chain.from_iterable(seen.values()))
+    listed = sorted(((values.pages_of(pair), number, sessions[pair]) for pair, number in counts.items()),
+                    key=lambda item: (-item[1], _name(item[0][0]), _name(item[0][1])))
     return {
-        "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": sessions}
-                        for (f, to), (count, sessions) in listed[:limit]],
+        "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": n}
+                        for (f, to), count, n in listed[:limit]],
         "entries": _ranked(page for _, page in entries.values())[:limit],
         "exits": _ranked(page for _, page in exits.values())[:limit],
     }

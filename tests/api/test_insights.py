@@ -411,17 +411,23 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
 
 def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(api, module_db):
     from logstore import filters
-    from logstore.store import insights
+    from logstore.store import insights, values
     from werkzeug.datastructures import MultiDict
 
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T00:00:00Z"}))
     trace = []
-    insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
-    insights.paths(module_db, log_filter, 10, trace=trace)
+    insights.top_values(module_db, log_filter, "locationX", 10, trace=trace)
     insights.funnel(module_db, log_filter, [("NAVIGATE", None, None), ("NAVIGATE", "pageTo", ("cart",))], trace=trace)
     firsts = [stages[0]["$match"] for _, stages in trace]
-    assert [m["types"] for m in firsts] == ["VIEW", "NAVIGATE", "NAVIGATE"]
+    assert [m["types"] for m in firsts] == ["CLICK", "NAVIGATE"]
     assert all(m["first"] == {"$gte": datetime(2020, 3, 2)} for m in firsts)
+    # viewedId, pageTo, pageFrom and the paths: the session-hours' values of the whole hours, and
+    # (``from`` on an hour, no ``to``, nothing overflowed) no bucket at all.
+    trace = []
+    insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
+    insights.paths(module_db, log_filter, 10, trace=trace)
+    assert [name for name, _ in trace] == [values.VALUES, values.VALUES]
+    assert all(stages[0] == {"$match": {"w": {"$gte": datetime(2020, 3, 2)}}} for _, stages in trace)
 
 
 # ---- bounded reads ----------------------------------------------------------------------------
