@@ -57,6 +57,8 @@ _EPOCH = datetime(1970, 1, 1)
 _EPOCH_UTC = _EPOCH.replace(tzinfo=timezone.utc)
 _MICRO = timedelta(microseconds=1)
 _ONE_MS = timedelta(milliseconds=1)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_string = json.encoder.encode_basestring
 
 
 def micros(instant, u=0):
@@ -79,34 +81,36 @@ def document(key, window, actions):
         kind = action["type"]
         if kind == NAVIGATE:
             p = action["p"]
-            frm, to = p.get("pageFrom"), p.get("pageTo")
-            if not isinstance(frm, str) or not isinstance(to, str):
-                return overflow_document(key, window)
-            pair = pair_key(frm, to)
+            pair = (p.get("pageFrom"), p.get("pageTo"))
             pairs[pair] = pairs.get(pair, 0) + 1
-            when = micros(action["t"], action.get("u", 0))
-            if entry is None or (when, frm) < entry:
-                entry = (when, frm)
-            if leave is None or (when, to) > leave:
-                leave = (when, to)
-        elif kind == VIEW and "viewedId" in action["p"]:
-            value = action["p"]["viewedId"]
-            if not isinstance(value, str):
-                return overflow_document(key, window)
+            # (t, u) orders the actions of one write (all aware from a POST, all naive from the
+            # buckets); the epoch's microseconds are worked out for the two kept only.
+            when = (action["t"], action.get("u", 0))
+            if entry is None or (when, pair[0]) < entry:
+                entry = (when, pair[0])
+            if leave is None or (when, pair[1]) > leave:
+                leave = (when, pair[1])
+        elif kind == VIEW:
+            value = action["p"].get("viewedId")
             viewed[value] = viewed.get(value, 0) + 1
     if not pairs and not viewed:
         return None
-    if len(pairs) > CAP or len(viewed) > CAP:
+    if len(pairs) > CAP or len(viewed) > CAP or not all(
+            isinstance(frm, str) and isinstance(to, str) for frm, to in pairs) or not all(
+            isinstance(value, str) for value in viewed):
         return overflow_document(key, window)
-    found = {**_head(key, window), "v": _text(viewed), "p": _text(pairs)}
+    found = {**_head(key, window), "v": _text(viewed),
+             "p": _text({pair_key(frm, to): number for (frm, to), number in pairs.items()})}
     if entry is not None:
-        found["e"], found["x"] = list(entry), list(leave)
+        found["e"] = [micros(*entry[0]), entry[1]]
+        found["x"] = [micros(*leave[0]), leave[1]]
     return found
 
 
 def pair_key(frm, to):
-    """The key of transition ``frm → to`` in ``p``."""
-    return json.dumps([frm, to], ensure_ascii=False, separators=(",", ":"))
+    """The key of transition ``frm → to`` in ``p``: the JSON text of ``[frm, to]`` (two strings),
+    put together from the C encoder of a string (``json.dumps`` costs a JSONEncoder per call)."""
+    return f"[{_string(frm)},{_string(to)}]"
 
 
 def pages_of(pair):
@@ -121,7 +125,7 @@ def overflow_document(key, window):
 
 
 def _text(rows):
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(rows)
 
 
 def added(key, by_window):
