@@ -33,7 +33,7 @@ from pymongo.errors import OperationFailure
 from .. import insights_pipelines as ip
 from ..filters import InvalidParameter
 from ..insights_params import previous_period
-from ..spans import SPAN, later
+from ..spans import SPAN, later, window_of
 from ..times import parse_tz
 from . import extent
 from .buckets import SESSIONS
@@ -102,18 +102,31 @@ def _pieces(db, log_filter, tz, deadline, trace):
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
             straddling = {}
-            if lo is None or hi is None or lo < hi:
+            # The hours of the windows holding ``from``/``to`` are read too: a session whose actions
+            # of such an hour all lie inside the range (or all outside) is answered by its hour
+            # like any other; only those the bound cuts are read from the buckets.
+            read_lo = window_of(log_filter.start.instant) if log_filter.start is not None else None
+            read_hi = later(window_of(log_filter.end.instant), SPAN) if log_filter.end is not None else None
+            if read_lo is None or read_hi is None or read_lo < read_hi:
                 days, zone, midnights = _Days(tz, True), parse_tz(tz)[1], {}
                 if rolled:
-                    trace.append((ROLLUPS, rollups.sessions_pipeline(lo, hi)))
-                    hour_rows = rollups.sessions_rows(db[ROLLUPS], rollups.sessions_pipeline(lo, hi), _run_all, deadline)
+                    pipeline = rollups.sessions_pipeline(read_lo, read_hi)
+                    trace.append((ROLLUPS, pipeline))
+                    hour_rows = rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline)
                 else:
-                    pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
+                    pipeline = ip.overview_hours_pipeline(log_filter, read_lo, read_hi)
                     trace.append((HOURS, pipeline))
                     hour_rows = run(db[HOURS], pipeline, deadline, allowDiskUse=True)
                 for row in hour_rows:
                     if not row["count"]:
                         continue
+                    if row["w"] in edges:
+                        inside = _inside(row, log_filter)
+                        if inside is False:
+                            continue
+                        if inside is None:
+                            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+                            continue
                     day = days.of(row["w"])
                     if day is None:
                         midnight = midnights.get(row["w"])
@@ -125,8 +138,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                         day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
                                    int(row["n"].get(ip.NAVIGATE, 0)), row["first"], row["last"]))
-            reads = [(first_range, None) for first_range in _runs(sorted(edges))]
-            straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
+            reads = []
             if straddling:
                 # One read for the sessions of every cut hour: their buckets of those hours only.
                 reads.append(((min(straddling), later(max(straddling), SPAN)), straddling))
@@ -144,6 +156,19 @@ def _pieces(db, log_filter, tz, deadline, trace):
             raise InvalidParameter("tz", f"the database does not know the time zone {tz!r}") from None
         raise
     return pieces
+
+
+def _inside(row, log_filter):
+    """Whether the actions of an hour's row (its ``first``/``last``, to the millisecond) all lie
+    inside the filter's ``from``/``to`` (True), all outside (False), or the bound may cut them (None:
+    the buckets say, to the microsecond)."""
+    start, end = log_filter.start, log_filter.end
+    first, last = row["first"], row["last"]
+    if (start is not None and last < start.instant) or (end is not None and first > end.instant):
+        return False
+    after_start = start is None or first > start.instant or (first == start.instant and not start.micros)
+    before_end = end is None or last < end.instant or (last == end.instant and end.micros >= 999)
+    return True if after_start and before_end else None
 
 
 def _run_all(collection, pipeline, deadline):
