@@ -2,20 +2,20 @@
 
 What each reads (docs/DESIGN.md, "Insights"):
 
-- the overview, without a ``types`` filter, reads per session the hours of every window wholly
-  inside ``from``/``to`` (without ``userId``/``sessionId`` from the rollups' sessions documents,
-  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hours``, one
-  per session and hour), and the buckets only of the
-  windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
-  cuts): the split of ``store.counts``, whose helpers it uses. With ``types`` an hour's
-  first/last time are not those of its matching actions, so it reads the buckets;
+- the overview, without a ``types`` filter, reads per session the hours of every window from that
+  of ``from`` to that of ``to`` (without ``userId``/``sessionId`` from the rollups' sessions
+  documents, ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts,
+  ``store.hours``, one per session and hour), and the buckets only of the sessions those cannot
+  answer: in the hours holding ``from`` or ``to``, those whose actions of the hour the bound cuts;
+  in the hours a midnight of ``tz`` cuts, those with actions on both sides of it. With ``types`` an
+  hour's first/last time are not those of its matching actions, so it reads the buckets;
 - top values of ``viewedId``/``pageTo``/``pageFrom`` and paths add up the session-hours' values
   (``store.values``) of every window wholly inside ``from``/``to``, and read the buckets only of the
   windows holding ``from`` or ``to`` and of the session-hours an overflow marker names;
 - top values of other properties, funnels and click maps unwind the matching actions of the
   buckets the index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
 
-Every read runs under the request's ``Deadline`` (``reads.run``); the figures are worked out here
+Every read runs under the request's ``Deadline`` (``reads.run``, ``reads.find_all``); the figures are worked out here
 from the few rows each pipeline returns (a row per session and hour or day, per session and
 transition, or per matching action of a funnel's or click map's types).
 """
@@ -89,8 +89,9 @@ def _pieces(db, log_filter, tz, deadline, trace):
     session's day (or hour) once: from the hours where they answer, else from the buckets.
 
     An hour a midnight of ``tz`` cuts is still answered by its hours' document when the session's
-    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so);
-    only the sessions with actions on both sides are read from that hour's buckets.
+    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so),
+    and so is an hour holding ``from`` or ``to`` when they lie all inside the range (``_inside``);
+    only the other sessions are read from those hours' buckets, all in one read.
     """
     trace = trace if trace is not None else []
     pieces = []
