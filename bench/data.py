@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from logstore import validation, windows
-from logstore.store import buckets, hour_counts, meta, rollups
+from logstore.store import buckets, hour_counts, meta, rollups, values
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -63,10 +63,10 @@ def stored_documents(raw_body):
 
 def stored_writes(raw_body):
     """Every write operation the service sends for ``raw_body`` into an empty store, as its write
-    planner makes them: the buckets', the hours' counts and the rollups (the CPU of a POST beyond
-    validation, without the database)."""
+    planner makes them: the buckets', the hours' counts, the rollups and the session-hours' values
+    (the CPU of a POST beyond validation, without the database)."""
     plan = buckets.plan_write(buckets.merge_sessions(validation.parse_batch(raw_body)), {})
-    return plan.bucket_operations() + plan.hours + plan.rollups
+    return plan.bucket_operations() + plan.hours + plan.rollups + plan.values
 
 
 def hour_documents(documents):
@@ -91,12 +91,24 @@ def rollup_writes(documents, k=0):
     return totals.added(k)
 
 
+def value_documents(documents):
+    """The session-hours' values (``store.values``) of bucket documents of sessions not stored before."""
+    found = {}
+    for bucket in documents:
+        found.setdefault((bucket["userId"], bucket["sessionId"]), {}).setdefault(bucket["w"], []).extend(bucket["actions"])
+    return [doc for key, by_window in found.items() for window in sorted(by_window)
+            for doc in [values.document(key, window, by_window[window])] if doc is not None]
+
+
 def raw_write(db, documents, hour_documents, k=0):
-    """What a driver sends to store bucket documents, their hours' counts and their rollups: two
-    ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
+    """What a driver sends to store bucket documents, their hours' counts, their rollups and their
+    values: three ``insert_many`` and one ``bulk_write`` of ``$inc`` upserts."""
     db[buckets.SESSIONS].insert_many(documents, ordered=False)
     db[hour_counts.HOURS].insert_many(hour_documents, ordered=False)
     db[rollups.ROLLUPS].bulk_write(rollup_writes(documents, k), ordered=False)
+    carried = value_documents(documents)
+    if carried:
+        db[values.VALUES].insert_many(carried, ordered=False)
 
 
 def insert_documents(collection, documents):

@@ -74,11 +74,22 @@ def top_pipeline(log_filter, field, limit):
     return stages
 
 
-def paths_pipeline(log_filter):
-    """The matching NAVIGATEs per session and transition: ``{_id: {userId, sessionId, f, to}, count,
-    lo, hi}`` (``lo``/``hi``: the earliest and latest time of that transition in the session), for
-    a filter already narrowed to NAVIGATE (``narrowed``)."""
-    stages = _unwound(log_filter)
+def top_rows_pipeline(log_filter, field, first_range=None):
+    """The matching actions that carry property ``field`` (of the buckets whose ``first`` is in
+    ``first_range``, or all the filter selects) per value and user: ``{_id: {v, u}, c}``, in no
+    order; the caller adds them to the session-hours' values (``store.values``)."""
+    path = f"actions.p.{field}"
+    stages = _unwound(log_filter, first_range, extra={path: {"$exists": True}}, project=("userId",))
+    stages.append({"$group": {"_id": {"v": f"${path}", "u": "$userId"}, "c": {"$sum": 1}}})
+    return stages
+
+
+def paths_pipeline(log_filter, first_range=None):
+    """The matching NAVIGATEs (of the buckets whose ``first`` is in ``first_range``, or all the
+    filter selects) per session and transition: ``{_id: {userId, sessionId, f, to}, count, lo, hi}``
+    (``lo``/``hi``: the earliest and latest time of that transition in the session), for a filter
+    already narrowed to NAVIGATE (``narrowed``)."""
+    stages = _unwound(log_filter, first_range)
     stages.append({"$group": {
         "_id": {"userId": "$userId", "sessionId": "$sessionId", "f": "$actions.p.pageFrom",
                 "to": "$actions.p.pageTo"},

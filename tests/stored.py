@@ -25,6 +25,46 @@ def assert_hours_agree(db):
                 from_hours[(hour["userId"], hour["sessionId"], hour["w"], kind)] += number
     assert from_hours == from_buckets
     assert_rollups_agree(db, from_buckets, sessions)
+    assert_values_agree(db)
+
+
+def assert_values_agree(db):
+    """The session-hours' values (``store.values``) add up to what the buckets hold: per session and
+    hour its transitions and viewed items (counts), first and last NAVIGATE, unless an overflow
+    marker sends its reads to the buckets; and every session-hour with a NAVIGATE or VIEW has them."""
+    import json
+
+    from logstore.store import values
+
+    from_buckets = {}
+    for bucket in db.sessions.find({}, {"userId": 1, "sessionId": 1, "actions": 1}):
+        for act in bucket["actions"]:
+            key = (bucket["userId"], bucket["sessionId"], window_of(act["t"]))
+            found = from_buckets.setdefault(key, [Counter(), Counter(), None, None])
+            if act["type"] == "NAVIGATE":
+                when = values.micros(act["t"], act.get("u", 0))
+                found[0][json.dumps([act["p"]["pageFrom"], act["p"]["pageTo"]])] += 1
+                entry, leave = (when, act["p"]["pageFrom"]), (when, act["p"]["pageTo"])
+                found[2] = entry if found[2] is None else min(found[2], entry)
+                found[3] = leave if found[3] is None else max(found[3], leave)
+            elif act["type"] == "VIEW":
+                found[1][act["p"]["viewedId"]] += 1
+    from_values, marked = {}, set()
+    for doc in db[values.VALUES].find():
+        key = (doc["userId"], doc["sessionId"], doc["w"])
+        assert doc["last"] == doc["w"] + SPAN - timedelta(milliseconds=1), doc
+        if doc.get("o"):
+            marked.add(key)
+            continue
+        found = from_values.setdefault(key, [Counter(), Counter(), None, None])
+        found[0].update({json.dumps(list(values.pages_of(pair))): n for pair, n in json.loads(doc["p"]).items()})
+        found[1].update(json.loads(doc["v"]))
+        if "e" in doc:
+            entry, leave = tuple(doc["e"]), tuple(doc["x"])
+            found[2] = entry if found[2] is None else min(found[2], entry)
+            found[3] = leave if found[3] is None else max(found[3], leave)
+    wanted = {key: found for key, found in from_buckets.items() if (found[0] or found[1]) and key not in marked}
+    assert {key: found for key, found in from_values.items() if key not in marked} == wanted
 
 
 def assert_rollups_agree(db, from_buckets, sessions):

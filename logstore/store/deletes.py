@@ -1,5 +1,6 @@
 """DELETE /logs: remove matching actions bucket by bucket, in small transactions, taking them off
-the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions."""
+the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions, and marking
+the session-hours' values (``values``) as answered by the buckets."""
 from __future__ import annotations
 
 import bson
@@ -9,7 +10,7 @@ from pymongo.errors import ExecutionTimeout
 from .. import pipelines
 from .transactions import Conflict, run_transaction
 from ..windows import SPAN, later, window_of
-from . import hour_counts, meta, rollups
+from . import hour_counts, meta, rollups, values
 from .buckets import SESSIONS, summary
 from .errors import QueryTimeout
 from .reads import run
@@ -57,7 +58,7 @@ WINDOWS_PER_DELETE = 24
 def _delete_whole_windows(db, log_filter, deadline):
     """A delete of everyone's actions (no user, session or types): the windows that lie wholly
     inside its range go with one ``delete_many`` per collection (buckets by ``first``, the hours'
-    counts and the rollups by ``w``), a day of windows per transaction, counted from the rollups'
+    counts, the rollups and the values by ``w``), a day of windows per transaction, counted from the rollups'
     counts; only the windows ``from`` and ``to`` cut are left to the bucket by bucket path. A
     racing append into one of those windows meets the delete on a document (a write conflict, one
     side retried) or, a new session's bucket, is after the delete's snapshot and stays, with its
@@ -66,7 +67,7 @@ def _delete_whole_windows(db, log_filter, deadline):
     if log_filter.user_id is not None or log_filter.session_id is not None or log_filter.types is not None:
         return 0
     limit = deadline.max_time_ms() if deadline is not None else None
-    if not meta.at_least(meta.layout(db, limit), meta.LAYOUT):
+    if not meta.at_least(meta.layout(db, limit), meta.WITH_ROLLUPS):
         return 0
     stored = meta.load(db, limit)
     if stored is None:
@@ -92,13 +93,14 @@ def _delete_whole_windows(db, log_filter, deadline):
 
 
 def _delete_windows(db, lo, hi, session, deadline):
-    """Every bucket, hour count and rollup of the windows ``[lo, hi)``, in ``session``."""
+    """Every bucket, hour count, rollup and session-hour's values of the windows ``[lo, hi)``, in ``session``."""
     windows = {"w": {"$gte": lo, "$lt": hi}}
     counted = run(db[rollups.ROLLUPS], [{"$match": {"t": rollups.COUNTS, **windows}},
                                         {"$group": {"_id": None, "n": {"$sum": "$count"}}}], deadline, session=session)
     db[SESSIONS].delete_many({"first": {"$gte": lo, "$lt": hi}}, session=session)
     db[hour_counts.HOURS].delete_many(windows, session=session)
     db[rollups.ROLLUPS].delete_many(windows, session=session)
+    db[values.VALUES].delete_many(windows, session=session)
     return int(counted[0]["n"]) if counted else 0
 
 
@@ -157,6 +159,9 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
         totals = rollups.removed(db[rollups.ROLLUPS], taken_from, session)
         if totals:
             db[rollups.ROLLUPS].bulk_write(_updates_first(totals), ordered=True, session=session)
+        # The session-hours' values cannot be taken off exactly (an entry's first or last time may
+        # be the one deleted): their reads go to the buckets from now on.
+        db[values.VALUES].bulk_write(values.removed(taken_from), ordered=True, session=session)
     return deleted
 
 

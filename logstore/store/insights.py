@@ -2,23 +2,28 @@
 
 What each reads (docs/DESIGN.md, "Insights"):
 
-- the overview, without a ``types`` filter, reads per session the hours of every window wholly
-  inside ``from``/``to`` (without ``userId``/``sessionId`` from the rollups' sessions documents,
-  ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts, ``store.hour_counts``, one
-  per session and hour), and the buckets only of the
-  windows those cannot answer (the ones holding ``from`` or ``to``, those a midnight of ``tz``
-  cuts): the split of ``store.stats``, whose helpers it uses. With ``types`` an hour's
-  first/last time are not those of its matching actions, so it reads the buckets;
-- top values, paths, funnels and click maps unwind the matching actions of the buckets the
-  index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
+- the overview, without a ``types`` filter, reads per session the hours of every window from that
+  of ``from`` to that of ``to`` (without ``userId``/``sessionId`` from the rollups' sessions
+  documents, ``store.rollups``, one per UTC hour and sub-bucket; else the hours' counts,
+  ``store.hour_counts``, one per session and hour), and the buckets only of the sessions those cannot
+  answer: in the hours holding ``from`` or ``to``, those whose actions of the hour the bound cuts;
+  in the hours a midnight of ``tz`` cuts, those with actions on both sides of it. With ``types`` an
+  hour's first/last time are not those of its matching actions, so it reads the buckets;
+- top values of ``viewedId``/``pageTo``/``pageFrom`` and paths add up the session-hours' values
+  (``store.values``) of every window wholly inside ``from``/``to``, and read the buckets only of the
+  windows holding ``from`` or ``to`` and of the session-hours an overflow marker names;
+- top values of other properties, funnels and click maps unwind the matching actions of the
+  buckets the index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
 
-Every read runs under the request's ``Deadline`` (``reads.run``); the figures are worked out here
+Every read runs under the request's ``Deadline`` (``reads.run``, ``reads.find_all``); the figures are worked out here
 from the few rows each pipeline returns (a row per session and hour or day, per session and
 transition, or per matching action of a funnel's or click map's types).
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
+from itertools import chain
 from datetime import date, datetime, time, timedelta, timezone
 from statistics import median
 
@@ -28,16 +33,17 @@ from pymongo.errors import OperationFailure
 from .. import insights_pipelines as ip
 from ..action_types import ACTION_TYPES, CLICK, NAVIGATE, TYPE_OF_PROPERTY
 from ..insights_params import previous_period
-from ..windows import SPAN, later
+from ..windows import SPAN, later, window_of
 from ..times import parse_tz
 from . import meta
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
-from . import rollups
+from . import rollups, values
+from ..pipelines import hours_match_stages
 from .stats import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hour_counts import HOURS
 from .rollups import ROLLUPS
-from .reads import run
+from .reads import find_all, run
 
 
 def overview(db, log_filter, tz="UTC", compare=False, deadline=None, trace=None):
@@ -84,31 +90,45 @@ def _pieces(db, log_filter, tz, deadline, trace):
     session's day (or hour) once: from the hours where they answer, else from the buckets.
 
     An hour a midnight of ``tz`` cuts is still answered by its hours' document when the session's
-    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so);
-    only the sessions with actions on both sides are read from that hour's buckets.
+    actions of that hour all lie on one side of the midnight (its ``first`` and ``last`` say so),
+    and so is an hour holding ``from`` or ``to`` when they lie all inside the range (``_inside``);
+    only the other sessions are read from those hours' buckets, all in one read.
     """
     trace = trace if trace is not None else []
     pieces = []
     try:
         layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
         hourly = log_filter.types is None and meta.at_least(layout, meta.WITH_HOURS)
-        rolled = meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, ())
+        rolled = meta.at_least(layout, meta.WITH_ROLLUPS) and by_hour_alone(log_filter, ())
         reads = [(None, None)]
         if hourly:
             lo, hi, edges = _whole_windows(log_filter)
             straddling = {}
-            if lo is None or hi is None or lo < hi:
+            # The hours of the windows holding ``from``/``to`` are read too: a session whose actions
+            # of such an hour all lie inside the range (or all outside) is answered by its hour
+            # like any other; only those the bound cuts are read from the buckets.
+            read_lo = window_of(log_filter.start.instant) if log_filter.start is not None else None
+            read_hi = later(window_of(log_filter.end.instant), SPAN) if log_filter.end is not None else None
+            if read_lo is None or read_hi is None or read_lo < read_hi:
                 days, zone, midnights = _Days(tz, True), parse_tz(tz)[1], {}
                 if rolled:
-                    trace.append((ROLLUPS, rollups.sessions_pipeline(lo, hi)))
-                    hour_rows = rollups.sessions_rows(db[ROLLUPS], rollups.sessions_pipeline(lo, hi), _run_all, deadline)
+                    pipeline = rollups.sessions_pipeline(read_lo, read_hi)
+                    trace.append((ROLLUPS, pipeline))
+                    hour_rows = rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline)
                 else:
-                    pipeline = ip.overview_hours_pipeline(log_filter, lo, hi)
+                    pipeline = ip.overview_hours_pipeline(log_filter, read_lo, read_hi)
                     trace.append((HOURS, pipeline))
                     hour_rows = run(db[HOURS], pipeline, deadline, allowDiskUse=True)
                 for row in hour_rows:
                     if not row["count"]:
                         continue
+                    if row["w"] in edges:
+                        inside = _inside(row, log_filter)
+                        if inside is False:
+                            continue
+                        if inside is None:
+                            straddling.setdefault(row["w"], set()).add((row["userId"], row["sessionId"]))
+                            continue
                     day = days.of(row["w"])
                     if day is None:
                         midnight = midnights.get(row["w"])
@@ -120,8 +140,7 @@ def _pieces(db, log_filter, tz, deadline, trace):
                         day = _as_utc(row["first"]).astimezone(zone).date().isoformat()
                     pieces.append((row["userId"], row["sessionId"], day, int(row["count"]),
                                    int(row["n"].get(NAVIGATE, 0)), row["first"], row["last"]))
-            reads = [(first_range, None) for first_range in _runs(sorted(edges))]
-            straddling = {w: sessions for w, sessions in straddling.items() if w not in edges}
+            reads = []
             if straddling:
                 # One read for the sessions of every cut hour: their buckets of those hours only.
                 reads.append(((min(straddling), later(max(straddling), SPAN)), straddling))
@@ -139,6 +158,19 @@ def _pieces(db, log_filter, tz, deadline, trace):
             raise UnknownTimeZone(tz) from None
         raise
     return pieces
+
+
+def _inside(row, log_filter):
+    """Whether the actions of an hour's row (its ``first``/``last``, to the millisecond) all lie
+    inside the filter's ``from``/``to`` (True), all outside (False), or the bound may cut them (None:
+    the buckets say, to the microsecond)."""
+    start, end = log_filter.start, log_filter.end
+    first, last = row["first"], row["last"]
+    if (start is not None and last < start.instant) or (end is not None and first > end.instant):
+        return False
+    after_start = start is None or first > start.instant or (first == start.instant and not start.micros)
+    before_end = end is None or last < end.instant or (last == end.instant and end.micros >= 999)
+    return True if after_start and before_end else None
 
 
 def _run_all(collection, pipeline, deadline):
@@ -177,44 +209,129 @@ def _day_list(log_filter, tz, days):
 
 
 def top_values(db, log_filter, field, limit, deadline=None, trace=None):
-    """``[{value, count, users}]``: the most frequent values of property ``field``."""
+    """``[{value, count, users}]``: the most frequent values of property ``field``.
+
+    ``viewedId``, ``pageTo`` and ``pageFrom`` are added up from the session-hours' values
+    (``store.values``) where they answer, and from the buckets elsewhere (``_sources``); any other
+    property from the buckets, grouped by the database."""
     kind = TYPE_OF_PROPERTY.get(field)
     narrowed = ip.narrowed(log_filter, (kind,) if kind else ACTION_TYPES)
     if narrowed is None:
         return []
-    pipeline = ip.top_pipeline(narrowed, field, limit)
-    if trace is not None:
-        trace.append((SESSIONS, pipeline))
-    rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
-    return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
+    if field not in values.KEPT:
+        pipeline = ip.top_pipeline(narrowed, field, limit)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
+        return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
+    if field == "viewedId":
+        kept, reads = _sources(db, narrowed, "v", deadline, trace)
+        counts, seen = _added_up(kept, "v", lambda doc: doc["userId"])
+    else:
+        kept, reads = _sources(db, narrowed, "p", deadline, trace)
+        pair_counts, pairs_seen = _added_up(kept, "p", lambda doc: doc["userId"])
+        side = 0 if field == "pageFrom" else 1
+        page = {pair: values.pages_of(pair)[side] for pair in pair_counts}
+        counts = {}
+        for pair, number in pair_counts.items():
+            counts[page[pair]] = counts.get(page[pair], 0) + number
+        seen = {user: {page[pair] for pair in pairs} for user, pairs in pairs_seen.items()}
+    for first_range, straddled in reads:
+        pipeline = ip.top_rows_pipeline(narrowed, field, first_range)
+        if straddled is not None:
+            pipeline = only_buckets_of(pipeline, straddled)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            value, user = row["_id"]["v"], row["_id"]["u"]
+            counts[value] = counts.get(value, 0) + int(row["c"])
+            seen.setdefault(user, set()).add(value)
+    users = Counter(chain.from_iterable(seen.values()))
+    listed = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [{"value": value, "count": number, "users": users[value]} for value, number in listed[:limit]]
+
+
+def _added_up(documents, part, owner):
+    """``(counts, seen)`` of the values documents' ``part``: ``{key: count}`` summed, and per owner
+    (``owner(doc)``: the user, or the session) the set of keys it had."""
+    counts, seen = {}, {}
+    get = counts.get
+    for doc in documents:
+        found = json.loads(doc[part])
+        for name, number in found.items():
+            counts[name] = get(name, 0) + number
+        held = seen.get(owner(doc))
+        if held is None:
+            seen[owner(doc)] = set(found)
+        else:
+            held.update(found)
+    return counts, seen
+
+
+def _sources(db, log_filter, part, deadline, trace):
+    """Where a top list or the paths are read from: ``(kept, reads)``, ``kept`` the values
+    documents (``store.values``, their ``part``: ``values.PARTS``) of the session-hours wholly
+    inside the filter's range, and ``reads`` the bucket reads of the rest, ``[(first_range,
+    straddled)]``: the windows ``from``/``to`` cut (a range of ``first``), and the session-hours an
+    overflow marker names (``{w: {(userId, sessionId)}}``, in one read). Every window is answered
+    by exactly one of the two, chosen from the filter and the markers alone. A store not yet
+    migrated to layout 5 reads the buckets alone."""
+    layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
+    if not meta.at_least(layout, meta.WITH_VALUES):
+        return [], [(None, None)]
+    lo, hi, edges = _whole_windows(log_filter)
+    kept, overflowed = [], {}
+    if lo is None or hi is None or lo < hi:
+        query = values.read_filter(hours_match_stages(log_filter, lo, hi))
+        if trace is not None:
+            trace.append((values.VALUES, [{"$match": query}, {"$project": values.projection(part)}]))
+        kept, overflowed = values.answering(find_all(db[values.VALUES], query, values.projection(part), deadline))
+    reads = [(first_range, None) for first_range in _runs(sorted(edges))]
+    if overflowed:
+        reads.append(((min(overflowed), later(max(overflowed), SPAN)), overflowed))
+    return kept, reads
 
 
 def paths(db, log_filter, limit, deadline=None, trace=None):
-    """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``."""
+    """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``:
+    from the session-hours' values where they answer, else from the buckets (``_sources``)."""
     narrowed = ip.narrowed(log_filter, (NAVIGATE,))
     if narrowed is None:
         return {"transitions": [], "entries": [], "exits": []}
-    pipeline = ip.paths_pipeline(narrowed)
-    if trace is not None:
-        trace.append((SESSIONS, pipeline))
-    transitions, entries, exits = {}, {}, {}
-    for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
-        key = row["_id"]
-        pair = (key.get("f"), key.get("to"))
-        figures = transitions.setdefault(pair, [0, 0])
-        figures[0] += int(row["count"])
-        figures[1] += 1
-        session = (key["userId"], key["sessionId"])
-        lo, hi = (row["lo"]["t"], int(row["lo"]["u"])), (row["hi"]["t"], int(row["hi"]["u"]))
-        # The first NAVIGATE's pageFrom, the last one's pageTo (two at the same instant: by name).
-        if session not in entries or (lo, _name(pair[0])) < (entries[session][0], _name(entries[session][1])):
-            entries[session] = (lo, pair[0])
-        if session not in exits or (hi, _name(pair[1])) > (exits[session][0], _name(exits[session][1])):
-            exits[session] = (hi, pair[1])
-    listed = sorted(transitions.items(), key=lambda item: (-item[1][0], _name(item[0][0]), _name(item[0][1])))
+    kept, reads = _sources(db, narrowed, "paths", deadline, trace)
+    kept = [doc for doc in kept if "e" in doc]
+    counts, seen = _added_up(kept, "p", lambda doc: (doc["userId"], doc["sessionId"]))
+    # Per session the first NAVIGATE (time, pageFrom) and the last (time, pageTo), in microseconds.
+    entries, exits = {}, {}
+
+    def enter(session, first, last):
+        if session not in entries or first < entries[session]:
+            entries[session] = first
+        if session not in exits or last > exits[session]:
+            exits[session] = last
+
+    for doc in kept:
+        enter((doc["userId"], doc["sessionId"]), tuple(doc["e"]), tuple(doc["x"]))
+    for first_range, straddled in reads:
+        pipeline = ip.paths_pipeline(narrowed, first_range)
+        if straddled is not None:
+            pipeline = only_buckets_of(pipeline, straddled)
+        if trace is not None:
+            trace.append((SESSIONS, pipeline))
+        for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
+            key = row["_id"]
+            session, frm, to = (key["userId"], key["sessionId"]), key.get("f"), key.get("to")
+            pair = values.pair_key(frm, to)
+            counts[pair] = counts.get(pair, 0) + int(row["count"])
+            seen.setdefault(session, set()).add(pair)
+            enter(session, (values.micros(row["lo"]["t"], int(row["lo"]["u"])), frm),
+                  (values.micros(row["hi"]["t"], int(row["hi"]["u"])), to))
+    sessions = Counter(chain.from_iterable(seen.values()))
+    listed = sorted(((values.pages_of(pair), number, sessions[pair]) for pair, number in counts.items()),
+                    key=lambda item: (-item[1], _name(item[0][0]), _name(item[0][1])))
     return {
-        "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": sessions}
-                        for (f, to), (count, sessions) in listed[:limit]],
+        "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": n}
+                        for (f, to), count, n in listed[:limit]],
         "entries": _ranked(page for _, page in entries.values())[:limit],
         "exits": _ranked(page for _, page in exits.values())[:limit],
     }

@@ -39,9 +39,12 @@ from ..times import LAST_INSTANT
 META = "meta"
 KEY = "sessions"
 # 2: buckets bounded to one window (``windows``), with per-type counts; 3: and the hours' counts
-# (``hours``) kept with them; 4: and the rollups of every UTC hour (``rollups``).
-LAYOUT = 4
+# (``hour_counts``) kept with them; 4: and the rollups of every UTC hour (``rollups``); 5: and the
+# values each session-hour carried (``values``).
+LAYOUT = 5
 WITH_HOURS = 3
+WITH_ROLLUPS = 4
+WITH_VALUES = 5
 
 
 DAY = timedelta(days=1)
@@ -270,9 +273,9 @@ def at_least(layout_number, wanted):
 
 def mark_layout(db):
     """This layout, with the spans of every window's buckets in its rollups (a new store, or the end
-    of a migration, which rebuilds every window's rollups)."""
+    of a migration, which rebuilt the rollups of a store without them)."""
     db[META].update_one({"_id": KEY}, {"$set": {"layout": LAYOUT, "spans": True},
-                                       "$unset": {"migratedUpTo": "", "rolledUpTo": ""}}, upsert=True)
+                                       "$unset": {"migratedUpTo": "", "rolledUpTo": "", "valuesUpTo": ""}}, upsert=True)
 
 
 def rolled_up_to(db):
@@ -283,6 +286,16 @@ def rolled_up_to(db):
 
 def mark_rolled_up_to(db, window):
     db[META].update_one({"_id": KEY}, {"$set": {"rolledUpTo": window}}, upsert=True)
+
+
+def values_up_to(db):
+    """The last session whose values a migration in progress has filled (``[userId, sessionId]``), or None."""
+    document = db[META].find_one({"_id": KEY})
+    return tuple(document["valuesUpTo"]) if document and document.get("valuesUpTo") else None
+
+
+def mark_values_up_to(db, key):
+    db[META].update_one({"_id": KEY}, {"$set": {"valuesUpTo": list(key)}}, upsert=True)
 
 
 def migrated_up_to(db):

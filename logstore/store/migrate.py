@@ -9,7 +9,9 @@ either old or new, never both halves, and the next run does only what is left. H
 the same way, a batch of sessions per transaction that replaces their hour documents, and the meta
 document keeps the last session done (layout 2 only). Then the rollups (``rollups``, layout 3 had
 none) are summed from the hours, a batch of windows per transaction that replaces their rollup
-documents, the last window done kept in the meta document. The layout mark is set once every pass
+documents, the last window done kept in the meta document. Then the values of every session-hour
+(``values``, layout 4 had none) are read from the buckets, a batch of sessions per transaction,
+the last session done kept in the meta document. The layout mark is set once every pass
 is through; until then reads take the path of the layout stored.
 """
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ..action_types import ACTION_TYPES
 from .. import pipelines
 from ..windows import SPAN, by_window
 from .transactions import Conflict, run_transaction
-from . import hour_counts, meta, rollups
+from . import hour_counts, meta, rollups, values
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -59,10 +61,19 @@ def migrate(db, max_batches=None, full=False):
         counted = _in_batches(db, keys, _count_hours, budget, keep_progress=True)
         if counted < len(keys):
             return done
-    resume = None if full else meta.rolled_up_to(db)
-    windows = [w for w in _all_windows(db) if resume is None or w > resume]
-    if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
-                   progress=meta.mark_rolled_up_to) < len(windows):
+    # The rollups again where they are older than layout 4, or lack the spans of their windows'
+    # buckets (a store of a release before the spans): reads only trust the spans once every
+    # window has them (``meta.mark_layout``).
+    if full or not meta.at_least(meta.layout(db), meta.WITH_ROLLUPS) or not meta.load(db).spans:
+        resume = None if full else meta.rolled_up_to(db)
+        windows = [w for w in _all_windows(db) if resume is None or w > resume]
+        if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
+                       progress=meta.mark_rolled_up_to) < len(windows):
+            return done
+    resume = None if full else meta.values_up_to(db)
+    keys = [key for key in _all_sessions(db) if resume is None or key > resume]
+    if _in_batches(db, keys, _fill_values, budget, keep_progress=True,
+                   progress=meta.mark_values_up_to) < len(keys):
         return done
     drop_obsolete_indexes(db)
     meta.mark_layout(db)
@@ -110,6 +121,27 @@ def _roll_up(db, windows, session):
     rows = db[hour_counts.HOURS].find({"w": {"$in": list(windows)}}, session=session)
     db[rollups.ROLLUPS].bulk_write(rollups.rebuilt(windows, rows), ordered=True, session=session)
     return len(windows)
+
+
+def _fill_values(db, keys, session):
+    """Replace the values (``values``) of the sessions ``keys`` by those of their buckets as they
+    are now. A writer of this release racing with it inserts its own write's values only: either
+    its actions are in this snapshot (and its document is replaced here) or neither is."""
+    wanted = set(keys)
+    projection = {"userId": 1, "sessionId": 1, "w": 1, "b": 1, "actions.t": 1, "actions.u": 1,
+                  "actions.type": 1, "actions.p.pageFrom": 1, "actions.p.pageTo": 1, "actions.p.viewedId": 1}
+    stored = {}
+    for bucket in db[SESSIONS].aggregate(pipelines.heads_pipeline(keys, projection), session=session):
+        key = (bucket["userId"], bucket["sessionId"])
+        if key in wanted and bucket.get("w") is not None:
+            stored.setdefault(key, {}).setdefault(bucket["w"], []).append(bucket)
+    operations = []
+    for key in keys:
+        by_window = {w: [action for bucket in sorted(found, key=lambda b: b["b"]) for action in bucket["actions"]]
+                     for w, found in stored.get(key, {}).items()}
+        operations.extend(values.rebuilt(key, by_window))
+    db[values.VALUES].bulk_write(operations, ordered=True, session=session)
+    return len(keys)
 
 
 def _count_hours(db, keys, session):

@@ -87,15 +87,26 @@ def run(collection, pipeline, deadline, **options):
     read after a timeout has no time left to run in. A shorter socket timeout still wins: a server
     that does not answer within it is unavailable (503 DATABASE_UNAVAILABLE), not slow.
     """
+    return _bounded(collection, deadline, lambda: list(collection.aggregate(pipeline, **options)))
+
+
+def find_all(collection, query, projection, deadline):
+    """``find`` under the deadline, as ``run``: every document ``query`` selects, projected.
+    (SecantusDB answers a plain ``find`` in a third of the time of the same ``$match`` and
+    ``$project`` as a pipeline.)"""
+    return _bounded(collection, deadline, lambda: list(collection.find(query, projection)))
+
+
+def _bounded(collection, deadline, read):
     limit = deadline.max_time_ms() if deadline is not None else None
     if not limit:
-        return list(collection.aggregate(pipeline, **options))
+        return read()
     seconds = limit / 1000
     socket_seconds = collection.database.client.options.pool_options.socket_timeout
     capped_by_socket = socket_seconds is not None and socket_seconds < seconds
     try:
         with pymongo.timeout(socket_seconds if capped_by_socket else seconds):
-            return list(collection.aggregate(pipeline, **options))
+            return read()
     except ExecutionTimeout:
         raise QueryTimeout() from None
     except NetworkTimeout:

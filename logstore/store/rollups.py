@@ -39,6 +39,7 @@ they are by deletes, as in the hours.
 from __future__ import annotations
 
 import base64
+import binascii
 import itertools
 import json
 import random
@@ -74,8 +75,13 @@ def encode_key(user, session):
 def decode_key(name):
     """``(userId, sessionId)`` of a field name made by ``encode_key``."""
     raw = name[1:]
-    user, session = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+    # binascii on the translated text: base64.urlsafe_b64decode costs three times as much (its
+    # checks), and the overview decodes a key per session of its range.
+    user, session = json.loads(binascii.a2b_base64((raw + "=" * (-len(raw) % 4)).translate(_URLSAFE)))
     return user, session
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 class _Slots:

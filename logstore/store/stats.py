@@ -67,7 +67,7 @@ def stats_source(layout, log_filter, fields):
     the hours has only its buckets, which then count everything."""
     if not meta.at_least(layout, meta.WITH_HOURS):
         return SESSIONS
-    if meta.at_least(layout, meta.LAYOUT) and by_hour_alone(log_filter, fields):
+    if meta.at_least(layout, meta.WITH_ROLLUPS) and by_hour_alone(log_filter, fields):
         return ROLLUPS
     return HOURS
 

@@ -387,22 +387,29 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
     trace = []
     insights.overview(module_db, log_filter, "+05:30", trace=trace)
     assert trace[0][0] == ROLLUPS and "$unwind" not in json.dumps(trace[0][1], default=str)
-    assert all(name == "sessions" for name, _ in trace[1:])
-    cut = [stages for _, stages in trace[1:] if "first" not in stages[0]["$match"]]
-    reads = {stages[0]["$match"]["first"]["$gte"]: stages for _, stages in trace[1:] if "first" in stages[0]["$match"]}
-    assert all(stages[0]["$match"]["first"]["$lt"] - start == timedelta(hours=1) for start, stages in reads.items())
-    # The hours of from and to, read whole; of the hours a midnight of +05:30 cuts (18:00Z–19:00Z),
-    # only the sessions with actions on both sides of it (m1's 18:20Z and 18:50Z, for one), all in
-    # one read that names each (userId, sessionId, w).
+    # The rollups of the hours of from and to are read too: a session whose actions of such an hour
+    # lie all inside (or all outside) the range is counted from them.
+    assert trace[0][1][0]["$match"]["w"] == {"$gte": datetime(2020, 3, 2, 3), "$lt": datetime(2020, 3, 4, 21)}
+    assert [name for name, _ in trace[1:]] == ["sessions"]
+    # From the buckets only the sessions the bound cuts in the hours of from and to, and those with
+    # actions on both sides of a midnight of +05:30 (18:00Z–19:00Z; m1's 18:20Z and 18:50Z, for
+    # one), all in one read that names each (userId, sessionId, w).
     edges = {datetime(2020, 3, 2, 3), datetime(2020, 3, 4, 20)}
     midnights = {datetime(2020, 3, d, 18) for d in (2, 3, 4)}
-    assert set(reads) == edges and len(cut) == 1
-    assert all("sessionId" not in json.dumps(stages[:2], default=str) for stages in reads.values())
-    [stages] = cut
+    [stages] = [stages for _, stages in trace[1:]]
     triples = stages[1]["$match"]["$or"]
-    assert {t["w"] for t in triples} <= midnights and {"w": datetime(2020, 3, 2, 18)}.items() <= {
+    assert {t["w"] for t in triples} <= midnights | edges and {"w": datetime(2020, 3, 2, 18)}.items() <= {
         k: v for t in triples if t["sessionId"] == "m1" for k, v in t.items()}.items()
     assert set(stages[0]["$match"]["sessionId"]["$in"]) == {t["sessionId"] for t in triples}
+    rows = [r for r in sent_actions() if r[2].replace(tzinfo=None) >= datetime(2020, 3, 2, 3)]
+    by_session_hour = {}
+    for user, session, instant, _, _ in rows:
+        hour = instant.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+        if hour in edges:
+            by_session_hour.setdefault((user, session, hour), []).append(instant.replace(tzinfo=None))
+    bound = {datetime(2020, 3, 2, 3): datetime(2020, 3, 2, 3, 17, 41), datetime(2020, 3, 4, 20): datetime(2020, 3, 4, 20)}
+    cut_by_bound = {key for key, times in by_session_hour.items() if min(times) <= bound[key[2]] <= max(times)}
+    assert {(t["userId"], t["sessionId"], t["w"]) for t in triples if t["w"] in edges} == cut_by_bound
     # With a types filter an hour's first/last are not those of its matching actions: buckets only.
     trace = []
     insights.overview(module_db, filters.parse_filter(MultiDict({"types": "CLICK"})), "UTC", trace=trace)
@@ -411,17 +418,23 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
 
 def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(api, module_db):
     from logstore import filters
-    from logstore.store import insights
+    from logstore.store import insights, values
     from werkzeug.datastructures import MultiDict
 
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T00:00:00Z"}))
     trace = []
-    insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
-    insights.paths(module_db, log_filter, 10, trace=trace)
+    insights.top_values(module_db, log_filter, "locationX", 10, trace=trace)
     insights.funnel(module_db, log_filter, [("NAVIGATE", None, None), ("NAVIGATE", "pageTo", ("cart",))], trace=trace)
     firsts = [stages[0]["$match"] for _, stages in trace]
-    assert [m["types"] for m in firsts] == ["VIEW", "NAVIGATE", "NAVIGATE"]
+    assert [m["types"] for m in firsts] == ["CLICK", "NAVIGATE"]
     assert all(m["first"] == {"$gte": datetime(2020, 3, 2)} for m in firsts)
+    # viewedId, pageTo, pageFrom and the paths: the session-hours' values of the whole hours, and
+    # (``from`` on an hour, no ``to``, nothing overflowed) no bucket at all.
+    trace = []
+    insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
+    insights.paths(module_db, log_filter, 10, trace=trace)
+    assert [name for name, _ in trace] == [values.VALUES, values.VALUES]
+    assert all(stages[0] == {"$match": {"w": {"$gte": datetime(2020, 3, 2)}}} for _, stages in trace)
 
 
 # ---- bounded reads ----------------------------------------------------------------------------

@@ -273,3 +273,49 @@ def test_an_hour_cut_by_a_midnight_is_read_from_the_buckets_only_for_sessions_on
         store.action_stats(db, filters.parse_filter(MultiDict()), ("day", "type"), "+05:30")
     assert trace[-1][1][:2] == [{"$match": {"sessionId": {"$in": ["s3"]}}},
                                 {"$match": {"$or": [{"userId": "b", "sessionId": "s3", "w": datetime(2020, 3, 7, 18)}]}}]
+
+
+def test_changing_spread_keeps_counts_exact(client, db, monkeypatch):
+    """Rollups written with one ``SPREAD`` (sub-buckets per hour) are read and added to with another,
+    larger and smaller: reads add up whatever sub-buckets an hour has, and writes land in their own."""
+    from logstore.store import rollups
+    from tests.stored import assert_hours_agree
+
+    rng = random.Random(11)
+    sent = []
+
+    def post(spread, base, batch):
+        monkeypatch.setattr(rollups, "SPREAD", spread)
+        slots = rollups._Slots()
+        slots.base = base
+        monkeypatch.setattr(rollups, "slots", slots)
+        body = []
+        for user, session in (("ann", "s1"), ("bob", "s1"), (f"new{batch}", "s9")):
+            acts = []
+            for _ in range(15):
+                instant = datetime(2020, 3, 7, 17, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(4 * 3600))
+                acts.append(action(instant.isoformat(), rng.choice(TYPES)))
+                sent.append((user, session, instant, acts[-1]["type"]))
+            body.append(session_log(user=user, session=session, actions=acts))
+        assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
+
+    # SPREAD 3 in sub-buckets 0-2, then 7 (sub-buckets beyond the old range), then 1 (only 0).
+    for batch, (spread, base) in enumerate([(3, 0), (3, 1), (3, 2), (7, 5), (7, 6), (1, 0)]):
+        post(spread, base, batch)
+    assert {doc["k"] for doc in db[rollups.ROLLUPS].find()} == {0, 1, 2, 5, 6}
+    assert_hours_agree(db)
+    ist = timezone(timedelta(hours=5, minutes=30))
+    for spread in (1, 4, 16):          # a read needs no SPREAD: every sub-buckets' documents add up
+        monkeypatch.setattr(rollups, "SPREAD", spread)
+        assert stats(client, "?groupBy=type") == expected(sent, ("type",), timezone.utc)
+        assert stats(client, "?groupBy=day,type&tz=%2B05:30") == expected(sent, ("day", "type"), ist)
+        overview = client.get("/logs/overview?tz=%2B05:30").get_json()
+        assert (overview["users"], overview["sessions"], overview["actions"]) == (
+            len({r[0] for r in sent}), len({r[:2] for r in sent}), len(sent))
+    # A delete takes actions off every sub-bucket that holds them, under yet another SPREAD.
+    monkeypatch.setattr(rollups, "SPREAD", 2)
+    assert client.delete("/logs?userId=ann&from=2020-03-07T18:00:00Z&to=2020-03-07T19:30:00Z").status_code == 200
+    kept = [r for r in sent if not (r[0] == "ann" and parse_time("2020-03-07T18:00:00Z") <= r[2]
+                                    <= parse_time("2020-03-07T19:30:00Z"))]
+    assert stats(client, "?groupBy=day,type&tz=%2B05:30") == expected(kept, ("day", "type"), ist)
+    assert_hours_agree(db)

@@ -136,6 +136,28 @@ def test_first_screen_shows_what_the_insights_endpoints_answer(start_gunicorn, b
     from selenium.webdriver.support.ui import WebDriverWait
     WebDriverWait(browser, 30).until(lambda d: bars() == [(s["step"], s["count"]) for s in wanted["steps"]])
     assert wanted["steps"][0]["count"] > 0
+    # The funnel is kept in the address: a reload shows the same steps, per and bars.
+    from urllib.parse import parse_qs, urlsplit
+    kept = parse_qs(urlsplit(browser.current_url).query)
+    assert kept["step"] == ["NAVIGATE", "CLICK", "VIEW:viewedId=i2"] and kept["per"] == ["user"]
+    assert kept["from"] == [VIEW["from"]] and kept["tz"] == [VIEW["tz"]]
+    browser.refresh()
+    wait_for(browser, "funnel-chart")
+    WebDriverWait(browser, 30).until(lambda d: bars() == [(s["step"], s["count"]) for s in wanted["steps"]])
+    assert browser.find_element("id", "funnel-per").get_attribute("value") == "user"
+    assert [li.find_element("css selector", "input").get_attribute("value")
+            for li in browser.find_elements("css selector", "#funnel-steps li")] == ["", "", "viewedId=i2"]
+    # A link that names a funnel shows it; one without keeps the builder's steps.
+    browser.get(f"{base}/dashboard?{urlencode({**VIEW, 'step': ['VIEW', 'NAVIGATE:pageTo=cart'], 'within': '3600'}, doseq=True)}")
+    linked = api(base, "/logs/funnel", step=["VIEW", "NAVIGATE:pageTo=cart"], within="3600", **API_VIEW)
+    wait_for(browser, "funnel-chart")
+    WebDriverWait(browser, 30).until(lambda d: bars() == [(s["step"], s["count"]) for s in linked["steps"]])
+    assert browser.find_element("id", "funnel-within").get_attribute("value") == "3600"
+    assert parse_qs(urlsplit(browser.current_url).query)["step"] == ["VIEW", "NAVIGATE:pageTo=cart"]
+    browser.get(f"{base}/dashboard?{urlencode(VIEW)}")
+    for section in ("overview", "insights-top", "insights-paths", "funnel-chart", "clickmap"):
+        wait_for(browser, section)
+    assert bars() == [(s["step"], s["count"]) for s in default["steps"]]
 
     # The click map: the page with the most clicks, each click a hot spot, empty places white.
     clicks = api(base, "/logs/clicks", **API_VIEW)

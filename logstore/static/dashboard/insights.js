@@ -192,6 +192,39 @@
     remove.addEventListener("click", () => { if (list.children.length > 2) row.remove(); });
   }
 
+  // The funnel (its steps, per and within) is kept in the address beside the view's filters, as
+  // step=…&step=…&per=…&within=…, the funnel endpoint's own parameters: a reload, a shared link or
+  // the back button shows the same funnel. dashboard.js writes the address of each view it draws
+  // (without these); each funnel run then puts them back into that entry (replaceState).
+  const FUNNEL_KEYS = ["step", "per", "within"];
+
+  function funnelOfAddress() {
+    const query = new URLSearchParams(location.search);
+    const steps = query.getAll("step").filter((s) => s.trim());
+    if (!steps.length) return null;
+    return { steps: steps.slice(0, 10), per: query.get("per") === "user" ? "user" : "session",
+             within: query.get("within") || "" };
+  }
+
+  function showFunnelOfAddress() {
+    const funnel = funnelOfAddress();
+    if (!funnel) return;
+    if (stepsOfBuilder().join("\n") !== funnel.steps.join("\n")) {
+      $("funnel-steps").replaceChildren();
+      funnel.steps.forEach(addStep);
+    }
+    $("funnel-per").value = funnel.per;
+    $("funnel-within").value = funnel.within;
+  }
+
+  function keepFunnelInAddress(extra) {
+    const query = new URLSearchParams(location.search);
+    for (const key of FUNNEL_KEYS) query.delete(key);
+    for (const [key, value] of extra) query.append(key, value);
+    const address = `${location.pathname}?${query}`;
+    if (address !== `${location.pathname}${location.search}`) window.history.replaceState(null, "", address);
+  }
+
   function stepsOfBuilder() {
     return [...$("funnel-steps").children].map((row) => {
       const type = row.querySelector("select").value;
@@ -208,6 +241,7 @@
     const extra = stepsOfBuilder().map((s) => ["step", s]);
     extra.push(["per", $("funnel-per").value]);
     if ($("funnel-within").value.trim()) extra.push(["within", $("funnel-within").value.trim()]);
+    keepFunnelInAddress(extra);
     try {
       const data = await getJson("/logs/funnel", extra);
       if (mine === asked) renderFunnel(data.steps);
@@ -329,6 +363,7 @@
     el("button", { type: "button", id: "funnel-run" }, controls, "Show funnel");
     el("div", { id: "funnel-chart" }, funnel);
     ["NAVIGATE", "CLICK"].forEach(addStep);
+    showFunnelOfAddress();    // before dashboard.js writes the first view's address (without them)
     $("funnel-add").addEventListener("click", () => addStep("VIEW"));
     $("funnel-run").addEventListener("click", runFunnel);
     const clicks = el("div", { id: "clickmap", class: "insight-block" }, section);
@@ -346,6 +381,7 @@
     const overview = [["tz", detail.tz]];
     if (current.params.has("from") && current.params.has("to")) overview.push(["compare", "previous"]);
     for (const id of ["overview", "insights-top", "insights-paths"]) $(id).dataset.ready = "false";
+    showFunnelOfAddress();
     const jobs = [
       getJson("/logs/overview", overview).then((d) => mine === asked && renderOverview(d))
         .catch((e) => mine === asked && failed($("overview"), e)),
