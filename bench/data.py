@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from logstore import validation, windows
-from logstore.store import buckets, hour_counts, meta, rollups, values
+from logstore.store import buckets, hour_counts, hour_values, meta, rollups
 
 BASE = datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-6)))
 SESSION_GAP = timedelta(minutes=5)
@@ -92,12 +92,12 @@ def rollup_writes(documents, k=0):
 
 
 def value_documents(documents):
-    """The session-hours' values (``store.values``) of bucket documents of sessions not stored before."""
+    """The session-hours' values (``store.hour_values``) of bucket documents of sessions not stored before."""
     found = {}
     for bucket in documents:
         found.setdefault((bucket["userId"], bucket["sessionId"]), {}).setdefault(bucket["w"], []).extend(bucket["actions"])
     return [doc for key, by_window in found.items() for window in sorted(by_window)
-            for doc in [values.document(key, window, by_window[window])] if doc is not None]
+            for doc in [hour_values.document(key, window, by_window[window])] if doc is not None]
 
 
 def raw_write(db, documents, hour_documents, k=0):
@@ -108,7 +108,7 @@ def raw_write(db, documents, hour_documents, k=0):
     db[rollups.ROLLUPS].bulk_write(rollup_writes(documents, k), ordered=False)
     carried = value_documents(documents)
     if carried:
-        db[values.VALUES].insert_many(carried, ordered=False)
+        db[hour_values.VALUES].insert_many(carried, ordered=False)
 
 
 def insert_documents(collection, documents):

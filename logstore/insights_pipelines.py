@@ -77,7 +77,7 @@ def top_pipeline(log_filter, field, limit):
 def top_rows_pipeline(log_filter, field, first_range=None):
     """The matching actions that carry property ``field`` (of the buckets whose ``first`` is in
     ``first_range``, or all the filter selects) per value and user: ``{_id: {v, u}, c}``, in no
-    order; the caller adds them to the session-hours' values (``store.values``)."""
+    order; the caller adds them to the session-hours' values (``store.hour_values``)."""
     path = f"actions.p.{field}"
     stages = _unwound(log_filter, first_range, extra={path: {"$exists": True}}, project=("userId",))
     stages.append({"$group": {"_id": {"v": f"${path}", "u": "$userId"}, "c": {"$sum": 1}}})

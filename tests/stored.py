@@ -29,12 +29,12 @@ def assert_hours_agree(db):
 
 
 def assert_values_agree(db):
-    """The session-hours' values (``store.values``) add up to what the buckets hold: per session and
+    """The session-hours' values (``store.hour_values``) add up to what the buckets hold: per session and
     hour its transitions and viewed items (counts), first and last NAVIGATE, unless an overflow
     marker sends its reads to the buckets; and every session-hour with a NAVIGATE or VIEW has them."""
     import json
 
-    from logstore.store import values
+    from logstore.store import hour_values
 
     from_buckets = {}
     for bucket in db.sessions.find({}, {"userId": 1, "sessionId": 1, "actions": 1}):
@@ -42,7 +42,7 @@ def assert_values_agree(db):
             key = (bucket["userId"], bucket["sessionId"], window_of(act["t"]))
             found = from_buckets.setdefault(key, [Counter(), Counter(), None, None])
             if act["type"] == "NAVIGATE":
-                when = values.micros(act["t"], act.get("u", 0))
+                when = hour_values.micros(act["t"], act.get("u", 0))
                 found[0][json.dumps([act["p"]["pageFrom"], act["p"]["pageTo"]])] += 1
                 entry, leave = (when, act["p"]["pageFrom"]), (when, act["p"]["pageTo"])
                 found[2] = entry if found[2] is None else min(found[2], entry)
@@ -50,14 +50,14 @@ def assert_values_agree(db):
             elif act["type"] == "VIEW":
                 found[1][act["p"]["viewedId"]] += 1
     from_values, marked = {}, set()
-    for doc in db[values.VALUES].find():
+    for doc in db[hour_values.VALUES].find():
         key = (doc["userId"], doc["sessionId"], doc["w"])
         assert doc["last"] == doc["w"] + SPAN - timedelta(milliseconds=1), doc
         if doc.get("o"):
             marked.add(key)
             continue
         found = from_values.setdefault(key, [Counter(), Counter(), None, None])
-        found[0].update({json.dumps(list(values.pages_of(pair))): n for pair, n in json.loads(doc["p"]).items()})
+        found[0].update({json.dumps(list(hour_values.pages_of(pair))): n for pair, n in json.loads(doc["p"]).items()})
         found[1].update(json.loads(doc["v"]))
         if "e" in doc:
             entry, leave = tuple(doc["e"]), tuple(doc["x"])

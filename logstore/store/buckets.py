@@ -11,7 +11,7 @@ Every ingest is one multi-document transaction: read the sessions' buckets (thei
 and their action ids when the batch carries ids), then one ordered bulk write that fills them and
 opens new ones, one that adds the new actions to the sessions' hour counts (``hour_counts``), one
 that adds them to the rollups of their UTC hours (``rollups``) and one that inserts the values
-their session-hours carried (``values``); the
+their session-hours carried (``hour_values``); the
 stored extent is widened first when the batch goes past it (``meta``). Each
 update is conditioned on the bucket's ``count`` as read, each new bucket is unique by ``(userId,
 sessionId, b)``, so two requests racing on one session cannot both win: the loser is retried from
@@ -30,7 +30,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from .. import pipelines
 from .transactions import Conflict, StorageBusy, is_duplicate_key, run_transaction
 from .. import windows
-from . import bucket_bson, hour_counts, meta, rollups, values
+from . import bucket_bson, hour_counts, hour_values, meta, rollups
 
 SESSIONS = "sessions"
 BUCKET_MAX_ACTIONS = 500
@@ -131,7 +131,7 @@ class WritePlan:
     new_buckets: list = field(default_factory=list)   # bucket documents to insert (dicts, or RawBSONDocument)
     hours: list = field(default_factory=list)         # the hours' counts (``hour_counts.added``)
     rollups: list = field(default_factory=list)       # the rollups' ``$inc`` upserts (``rollups.Changes``)
-    values: list = field(default_factory=list)        # the session-hours' values inserts (``values.added``)
+    values: list = field(default_factory=list)        # the session-hours' values inserts (``hour_values.added``)
 
     def bucket_operations(self):
         return self.appends + [InsertOne(document) for document in self.new_buckets]
@@ -172,7 +172,7 @@ def plan_write(merged, heads, known_ids=None, upsert_hours=False, k=0, encode=Tr
         plan.hours.extend(hour_counts.added(key, by_window, stored_windows, upsert=upsert_hours))
         for window, in_window in by_window.items():
             totals.add(key, window, in_window, stored_windows.get(window) if stored_windows else None)
-        plan.values.extend(values.added(key, by_window))
+        plan.values.extend(hour_values.added(key, by_window))
     plan.rollups = totals.added(k)
     return plan
 
@@ -209,7 +209,7 @@ def _apply(db, plan, session, hours_found):
     # process meeting it there is a write conflict (or a duplicate key), retried like any race.
     db[rollups.ROLLUPS].bulk_write(plan.rollups, ordered=True, session=session)
     if plan.values:
-        db[values.VALUES].bulk_write(plan.values, ordered=True, session=session)
+        db[hour_values.VALUES].bulk_write(plan.values, ordered=True, session=session)
 
 
 def _check_heads(written, plan):

@@ -1,6 +1,6 @@
 """DELETE /logs: remove matching actions bucket by bucket, in small transactions, taking them off
 the hours' counts (``hours``) and the rollups (``rollups``) in the same transactions, and marking
-the session-hours' values (``values``) as answered by the buckets."""
+the session-hours' values (``hour_values``) as answered by the buckets."""
 from __future__ import annotations
 
 import bson
@@ -10,7 +10,7 @@ from pymongo.errors import ExecutionTimeout
 from .. import pipelines
 from .transactions import Conflict, run_transaction
 from ..windows import SPAN, later, window_of
-from . import hour_counts, meta, rollups, values
+from . import hour_counts, hour_values, meta, rollups
 from .buckets import SESSIONS, summary
 from .errors import QueryTimeout
 from .reads import run
@@ -100,7 +100,7 @@ def _delete_windows(db, lo, hi, session, deadline):
     db[SESSIONS].delete_many({"first": {"$gte": lo, "$lt": hi}}, session=session)
     db[hour_counts.HOURS].delete_many(windows, session=session)
     db[rollups.ROLLUPS].delete_many(windows, session=session)
-    db[values.VALUES].delete_many(windows, session=session)
+    db[hour_values.VALUES].delete_many(windows, session=session)
     return int(counted[0]["n"]) if counted else 0
 
 
@@ -161,7 +161,7 @@ def _delete_batch(db, log_filter, buckets, session, deadline):
             db[rollups.ROLLUPS].bulk_write(_updates_first(totals), ordered=True, session=session)
         # The session-hours' values cannot be taken off exactly (an entry's first or last time may
         # be the one deleted): their reads go to the buckets from now on.
-        db[values.VALUES].bulk_write(values.removed(taken_from), ordered=True, session=session)
+        db[hour_values.VALUES].bulk_write(hour_values.removed(taken_from), ordered=True, session=session)
     return deleted
 
 

@@ -8,7 +8,7 @@ from bson import ObjectId
 from pymongo import ASCENDING
 
 from ..action_types import ACTION_TYPES
-from . import hour_counts, idempotency, meta, ratelimits, rollups, values
+from . import hour_counts, hour_values, idempotency, meta, ratelimits, rollups
 from .buckets import SESSIONS
 
 log = logging.getLogger(__name__)
@@ -52,12 +52,12 @@ def ensure_indexes(db, retention_days=None):
         db[hour_counts.HOURS].create_index(keys, **options)
     for keys, options in rollups.INDEXES:
         db[rollups.ROLLUPS].create_index(keys, **options)
-    for keys, options in values.INDEXES:
-        db[values.VALUES].create_index(keys, **options)
+    for keys, options in hour_values.INDEXES:
+        db[hour_values.VALUES].create_index(keys, **options)
     _ensure_retention(db, SESSIONS, retention_days)
     _ensure_retention(db, hour_counts.HOURS, retention_days, index_without_ttl=False)
     _ensure_retention(db, rollups.ROLLUPS, retention_days, index_without_ttl=False)
-    _ensure_retention(db, values.VALUES, retention_days, index_without_ttl=False)
+    _ensure_retention(db, hour_values.VALUES, retention_days, index_without_ttl=False)
     empty = collection.find_one({}, {"_id": 1}) is None
     if empty:
         _make_multikey(collection)

@@ -10,7 +10,7 @@ What each reads (docs/DESIGN.md, "Insights"):
   in the hours a midnight of ``tz`` cuts, those with actions on both sides of it. With ``types`` an
   hour's first/last time are not those of its matching actions, so it reads the buckets;
 - top values of ``viewedId``/``pageTo``/``pageFrom`` and paths add up the session-hours' values
-  (``store.values``) of every window wholly inside ``from``/``to``, and read the buckets only of the
+  (``store.hour_values``) of every window wholly inside ``from``/``to``, and read the buckets only of the
   windows holding ``from`` or ``to`` and of the session-hours an overflow marker names;
 - top values of other properties, funnels and click maps unwind the matching actions of the
   buckets the index-backed ``$match`` selects, narrowed to the types that can carry what they ask for.
@@ -38,7 +38,7 @@ from ..times import parse_tz
 from . import meta
 from .buckets import SESSIONS
 from .errors import UnknownTimeZone
-from . import rollups, values
+from . import hour_values, rollups
 from ..pipelines import hours_match_stages
 from .stats import _Days, _runs, _whole_windows, by_hour_alone, only_buckets_of
 from .hour_counts import HOURS
@@ -212,13 +212,13 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
     """``[{value, count, users}]``: the most frequent values of property ``field``.
 
     ``viewedId``, ``pageTo`` and ``pageFrom`` are added up from the session-hours' values
-    (``store.values``) where they answer, and from the buckets elsewhere (``_sources``); any other
+    (``store.hour_values``) where they answer, and from the buckets elsewhere (``_sources``); any other
     property from the buckets, grouped by the database."""
     kind = TYPE_OF_PROPERTY.get(field)
     narrowed = ip.narrowed(log_filter, (kind,) if kind else ACTION_TYPES)
     if narrowed is None:
         return []
-    if field not in values.KEPT:
+    if field not in hour_values.KEPT:
         pipeline = ip.top_pipeline(narrowed, field, limit)
         if trace is not None:
             trace.append((SESSIONS, pipeline))
@@ -231,7 +231,7 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
         kept, reads = _sources(db, narrowed, "p", deadline, trace)
         pair_counts, pairs_seen = _added_up(kept, "p", lambda doc: doc["userId"])
         side = 0 if field == "pageFrom" else 1
-        page = {pair: values.pages_of(pair)[side] for pair in pair_counts}
+        page = {pair: hour_values.pages_of(pair)[side] for pair in pair_counts}
         counts = {}
         for pair, number in pair_counts.items():
             counts[page[pair]] = counts.get(page[pair], 0) + number
@@ -270,7 +270,7 @@ def _added_up(documents, part, owner):
 
 def _sources(db, log_filter, part, deadline, trace):
     """Where a top list or the paths are read from: ``(kept, reads)``, ``kept`` the values
-    documents (``store.values``, their ``part``: ``values.PARTS``) of the session-hours wholly
+    documents (``store.hour_values``, their ``part``: ``values.PARTS``) of the session-hours wholly
     inside the filter's range, and ``reads`` the bucket reads of the rest, ``[(first_range,
     straddled)]``: the windows ``from``/``to`` cut (a range of ``first``), and the session-hours an
     overflow marker names (``{w: {(userId, sessionId)}}``, in one read). Every window is answered
@@ -282,10 +282,10 @@ def _sources(db, log_filter, part, deadline, trace):
     lo, hi, edges = _whole_windows(log_filter)
     kept, overflowed = [], {}
     if lo is None or hi is None or lo < hi:
-        query = values.read_filter(hours_match_stages(log_filter, lo, hi))
+        query = hour_values.read_filter(hours_match_stages(log_filter, lo, hi))
         if trace is not None:
-            trace.append((values.VALUES, [{"$match": query}, {"$project": values.projection(part)}]))
-        kept, overflowed = values.answering(find_all(db[values.VALUES], query, values.projection(part), deadline))
+            trace.append((hour_values.VALUES, [{"$match": query}, {"$project": hour_values.projection(part)}]))
+        kept, overflowed = hour_values.answering(find_all(db[hour_values.VALUES], query, hour_values.projection(part), deadline))
     reads = [(first_range, None) for first_range in _runs(sorted(edges))]
     if overflowed:
         reads.append(((min(overflowed), later(max(overflowed), SPAN)), overflowed))
@@ -321,13 +321,13 @@ def paths(db, log_filter, limit, deadline=None, trace=None):
         for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
             key = row["_id"]
             session, frm, to = (key["userId"], key["sessionId"]), key.get("f"), key.get("to")
-            pair = values.pair_key(frm, to)
+            pair = hour_values.pair_key(frm, to)
             counts[pair] = counts.get(pair, 0) + int(row["count"])
             seen.setdefault(session, set()).add(pair)
-            enter(session, (values.micros(row["lo"]["t"], int(row["lo"]["u"])), frm),
-                  (values.micros(row["hi"]["t"], int(row["hi"]["u"])), to))
+            enter(session, (hour_values.micros(row["lo"]["t"], int(row["lo"]["u"])), frm),
+                  (hour_values.micros(row["hi"]["t"], int(row["hi"]["u"])), to))
     sessions = Counter(chain.from_iterable(seen.values()))
-    listed = sorted(((values.pages_of(pair), number, sessions[pair]) for pair, number in counts.items()),
+    listed = sorted(((hour_values.pages_of(pair), number, sessions[pair]) for pair, number in counts.items()),
                     key=lambda item: (-item[1], _name(item[0][0]), _name(item[0][1])))
     return {
         "transitions": [{"pageFrom": f, "pageTo": to, "count": count, "sessions": n}

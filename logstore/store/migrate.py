@@ -24,7 +24,7 @@ from ..action_types import ACTION_TYPES
 from .. import pipelines
 from ..windows import SPAN, by_window
 from .transactions import Conflict, run_transaction
-from . import hour_counts, meta, rollups, values
+from . import hour_counts, hour_values, meta, rollups
 from .buckets import SESSIONS, SessionHeads, session_operations
 from .indexes import drop_obsolete_indexes
 
@@ -124,7 +124,7 @@ def _roll_up(db, windows, session):
 
 
 def _fill_values(db, keys, session):
-    """Replace the values (``values``) of the sessions ``keys`` by those of their buckets as they
+    """Replace the values (``hour_values``) of the sessions ``keys`` by those of their buckets as they
     are now. A writer of this release racing with it inserts its own write's values only: either
     its actions are in this snapshot (and its document is replaced here) or neither is."""
     wanted = set(keys)
@@ -139,8 +139,8 @@ def _fill_values(db, keys, session):
     for key in keys:
         by_window = {w: [action for bucket in sorted(found, key=lambda b: b["b"]) for action in bucket["actions"]]
                      for w, found in stored.get(key, {}).items()}
-        operations.extend(values.rebuilt(key, by_window))
-    db[values.VALUES].bulk_write(operations, ordered=True, session=session)
+        operations.extend(hour_values.rebuilt(key, by_window))
+    db[hour_values.VALUES].bulk_write(operations, ordered=True, session=session)
     return len(keys)
 
 

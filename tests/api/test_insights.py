@@ -418,7 +418,7 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
 
 def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(api, module_db):
     from logstore import filters
-    from logstore.store import insights, values
+    from logstore.store import insights, hour_values
     from werkzeug.datastructures import MultiDict
 
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T00:00:00Z"}))
@@ -433,7 +433,7 @@ def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(ap
     trace = []
     insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
     insights.paths(module_db, log_filter, 10, trace=trace)
-    assert [name for name, _ in trace] == [values.VALUES, values.VALUES]
+    assert [name for name, _ in trace] == [hour_values.VALUES, hour_values.VALUES]
     assert all(stages[0] == {"$match": {"w": {"$gte": datetime(2020, 3, 2)}}} for _, stages in trace)
 
 

@@ -1,4 +1,4 @@
-"""Top lists and paths from the session-hours' values (``store.values``), over the wire: the hours a
+"""Top lists and paths from the session-hours' values (``store.hour_values``), over the wire: the hours a
 range cuts, overflowed session-hours, several writes into one session-hour, deletes and the
 migration, each compared with the figure worked out in Python from what is stored."""
 import json
@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from logstore import create_app, filters
 from logstore.config import Settings
-from logstore.store import insights, meta, migrate as migration, values
+from logstore.store import hour_values, insights, meta, migrate as migration
 from tests.api.test_insights import paths_of, top_of
 from tests.builders import action, session_log
 from tests.stored import assert_values_agree
@@ -56,7 +56,7 @@ QUERIES = [
 
 @pytest.fixture
 def client(db, monkeypatch):
-    monkeypatch.setattr(values, "CAP", 5)
+    monkeypatch.setattr(hour_values, "CAP", 5)
     client = create_app(Settings(), database=db).test_client()
     for body in POSTS:
         assert client.post("/logs", data=json.dumps(body), content_type="application/json").status_code == 201
@@ -97,7 +97,7 @@ def _check(client, db):
 
 
 def test_top_and_paths_from_the_values_match_python_across_cut_hours_writes_and_overflow(client, db):
-    docs = list(db[values.VALUES].find())
+    docs = list(db[hour_values.VALUES].find())
     # y1's hour 11: three writes, three documents; z1's hour: ten distinct items > CAP, a marker.
     assert sum(1 for d in docs if d["sessionId"] == "y1") == 3
     assert [d.get("o") for d in docs if d["sessionId"] == "z1"] == [True]
@@ -113,7 +113,7 @@ def test_only_the_cut_hours_and_the_overflowed_session_hours_are_read_from_the_b
     log_filter = filters.parse_filter(MultiDict({"from": "2021-05-01T10:55:00Z", "to": "2021-05-01T12:05:00Z"}))
     insights.paths(db, log_filter, 50, trace=trace)
     names = [name for name, _ in trace]
-    assert names[0] == values.VALUES and trace[0][1][0] == {"$match": {"w": {"$gte": datetime(2021, 5, 1, 11),
+    assert names[0] == hour_values.VALUES and trace[0][1][0] == {"$match": {"w": {"$gte": datetime(2021, 5, 1, 11),
                                                                               "$lt": datetime(2021, 5, 1, 12)}}}
     bucket_reads = [stages for name, stages in trace if name == "sessions"]
     cut = [s for s in bucket_reads if "$or" not in json.dumps(s[:2], default=str)]
@@ -125,7 +125,7 @@ def test_only_the_cut_hours_and_the_overflowed_session_hours_are_read_from_the_b
 def test_a_delete_sends_the_session_hour_to_the_buckets_and_stays_exact(client, db):
     response = client.delete("/logs?sessionId=y1&from=2021-05-01T11:29:00Z&to=2021-05-01T11:31:00Z")
     assert response.status_code == 200
-    assert db[values.VALUES].count_documents({"sessionId": "y1", "o": True}) == 1
+    assert db[hour_values.VALUES].count_documents({"sessionId": "y1", "o": True}) == 1
     assert_values_agree(db)
     _check(client, db)
 
@@ -133,7 +133,7 @@ def test_a_delete_sends_the_session_hour_to_the_buckets_and_stays_exact(client, 
 def test_the_migration_fills_the_values_resumably_and_answers_stay_exact(client, db, monkeypatch):
     before = {json.dumps(q): (_get(client, "/logs/paths", **q), _get(client, "/logs/top", field="viewedId", **q))
               for q in QUERIES}
-    db[values.VALUES].drop()
+    db[hour_values.VALUES].drop()
     db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": meta.WITH_ROLLUPS}})
     # Layout 4: from the buckets alone, the same figures.
     assert {json.dumps(q): (_get(client, "/logs/paths", **q), _get(client, "/logs/top", field="viewedId", **q))
@@ -141,11 +141,11 @@ def test_the_migration_fills_the_values_resumably_and_answers_stay_exact(client,
     monkeypatch.setattr(migration, "SESSIONS_PER_BATCH", 1)
     migration.migrate(db, max_batches=1)
     assert meta.layout(db) == meta.WITH_ROLLUPS and meta.values_up_to(db) == ("a", "x1")
-    assert set(db[values.VALUES].distinct("sessionId")) == {"x1"}
+    assert set(db[hour_values.VALUES].distinct("sessionId")) == {"x1"}
     migration.migrate(db)
     assert meta.layout(db) == meta.LAYOUT and meta.values_up_to(db) is None
     # y1 now has one document per hour (its three writes counted together), z1 its marker again.
-    assert db[values.VALUES].count_documents({"sessionId": "y1"}) == 1
+    assert db[hour_values.VALUES].count_documents({"sessionId": "y1"}) == 1
     assert_values_agree(db)
     assert {json.dumps(q): (_get(client, "/logs/paths", **q), _get(client, "/logs/top", field="viewedId", **q))
             for q in QUERIES} == before
