@@ -46,18 +46,18 @@ from .rollups import ROLLUPS
 from .reads import find_all, run
 
 
-def overview(db, log_filter, tz="UTC", compare=False, deadline=None, trace=None):
+def overview(db, log_filter, tz="UTC", compare=False, deadline=None):
     """``{users, sessions, actions, bounceRate, medianSessionSeconds, days: [...]}``, with
     ``previous`` (the same for the period just before) when ``compare``."""
-    answer = _overview(db, log_filter, tz, deadline, trace)
+    answer = _overview(db, log_filter, tz, deadline)
     if compare:
-        answer["previous"] = _overview(db, previous_period(log_filter), tz, deadline, trace)
+        answer["previous"] = _overview(db, previous_period(log_filter), tz, deadline)
     return answer
 
 
-def _overview(db, log_filter, tz, deadline, trace):
+def _overview(db, log_filter, tz, deadline):
     sessions, days = {}, {}
-    for user, session, day, count, nav, first, last in _pieces(db, log_filter, tz, deadline, trace):
+    for user, session, day, count, nav, first, last in _pieces(db, log_filter, tz, deadline):
         figures = sessions.get((user, session))
         if figures is None:
             sessions[(user, session)] = [count, nav, first, last]
@@ -85,7 +85,7 @@ def _overview(db, log_filter, tz, deadline, trace):
     }
 
 
-def _pieces(db, log_filter, tz, deadline, trace):
+def _pieces(db, log_filter, tz, deadline):
     """``(user, session, day, count, navigations, first, last)`` of the matching actions, each
     session's day (or hour) once: from the hours where they answer, else from the buckets.
 
@@ -94,7 +94,6 @@ def _pieces(db, log_filter, tz, deadline, trace):
     and so is an hour holding ``from`` or ``to`` when they lie all inside the range (``_inside``);
     only the other sessions are read from those hours' buckets, all in one read.
     """
-    trace = trace if trace is not None else []
     pieces = []
     try:
         layout = meta.layout(db, deadline.max_time_ms() if deadline else None)
@@ -113,11 +112,9 @@ def _pieces(db, log_filter, tz, deadline, trace):
                 days, zone, midnights = _Days(tz, True), parse_tz(tz)[1], {}
                 if rolled:
                     pipeline = rollups.sessions_pipeline(read_lo, read_hi)
-                    trace.append((ROLLUPS, pipeline))
                     hour_rows = rollups.sessions_rows(db[ROLLUPS], pipeline, _run_all, deadline)
                 else:
                     pipeline = ip.overview_hours_pipeline(log_filter, read_lo, read_hi)
-                    trace.append((HOURS, pipeline))
                     hour_rows = run(db[HOURS], pipeline, deadline, allowDiskUse=True)
                 for row in hour_rows:
                     if not row["count"]:
@@ -148,7 +145,6 @@ def _pieces(db, log_filter, tz, deadline, trace):
             pipeline = ip.overview_buckets_pipeline(log_filter, tz, first_range)
             if straddled is not None:
                 pipeline = only_buckets_of(pipeline, straddled)
-            trace.append((SESSIONS, pipeline))
             for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
                 key = row["_id"]
                 pieces.append((key["userId"], key["sessionId"], key["day"], int(row["count"]), int(row["nav"]),
@@ -208,7 +204,7 @@ def _day_list(log_filter, tz, days):
     return listed
 
 
-def top_values(db, log_filter, field, limit, deadline=None, trace=None):
+def top_values(db, log_filter, field, limit, deadline=None):
     """``[{value, count, users}]``: the most frequent values of property ``field``.
 
     ``viewedId``, ``pageTo`` and ``pageFrom`` are added up from the session-hours' values
@@ -220,15 +216,13 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
         return []
     if field not in hour_values.KEPT:
         pipeline = ip.top_pipeline(narrowed, field, limit)
-        if trace is not None:
-            trace.append((SESSIONS, pipeline))
         rows = run(db[SESSIONS], pipeline, deadline, allowDiskUse=True)
         return [{"value": plain(row["_id"]), "count": int(row["count"]), "users": int(row["users"])} for row in rows]
     if field == "viewedId":
-        kept, reads = _sources(db, narrowed, "v", deadline, trace)
+        kept, reads = _sources(db, narrowed, "v", deadline)
         counts, seen = _added_up(kept, "v", lambda doc: doc["userId"])
     else:
-        kept, reads = _sources(db, narrowed, "p", deadline, trace)
+        kept, reads = _sources(db, narrowed, "p", deadline)
         pair_counts, pairs_seen = _added_up(kept, "p", lambda doc: doc["userId"])
         side = 0 if field == "pageFrom" else 1
         page = {pair: hour_values.pages_of(pair)[side] for pair in pair_counts}
@@ -240,8 +234,6 @@ def top_values(db, log_filter, field, limit, deadline=None, trace=None):
         pipeline = ip.top_rows_pipeline(narrowed, field, first_range)
         if straddled is not None:
             pipeline = only_buckets_of(pipeline, straddled)
-        if trace is not None:
-            trace.append((SESSIONS, pipeline))
         for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
             value, user = row["_id"]["v"], row["_id"]["u"]
             counts[value] = counts.get(value, 0) + int(row["c"])
@@ -268,7 +260,7 @@ def _added_up(documents, part, owner):
     return counts, seen
 
 
-def _sources(db, log_filter, part, deadline, trace):
+def _sources(db, log_filter, part, deadline):
     """Where a top list or the paths are read from: ``(kept, reads)``, ``kept`` the values
     documents (``store.hour_values``, their ``part``: ``values.PARTS``) of the session-hours wholly
     inside the filter's range, and ``reads`` the bucket reads of the rest, ``[(first_range,
@@ -283,8 +275,6 @@ def _sources(db, log_filter, part, deadline, trace):
     kept, overflowed = [], {}
     if lo is None or hi is None or lo < hi:
         query = hour_values.read_filter(hours_match_stages(log_filter, lo, hi))
-        if trace is not None:
-            trace.append((hour_values.VALUES, [{"$match": query}, {"$project": hour_values.projection(part)}]))
         kept, overflowed = hour_values.answering(find_all(db[hour_values.VALUES], query, hour_values.projection(part), deadline))
     reads = [(first_range, None) for first_range in _runs(sorted(edges))]
     if overflowed:
@@ -292,13 +282,13 @@ def _sources(db, log_filter, part, deadline, trace):
     return kept, reads
 
 
-def paths(db, log_filter, limit, deadline=None, trace=None):
+def paths(db, log_filter, limit, deadline=None):
     """``{transitions: [{pageFrom, pageTo, count, sessions}], entries: [{page, sessions}], exits}``:
     from the session-hours' values where they answer, else from the buckets (``_sources``)."""
     narrowed = ip.narrowed(log_filter, (NAVIGATE,))
     if narrowed is None:
         return {"transitions": [], "entries": [], "exits": []}
-    kept, reads = _sources(db, narrowed, "paths", deadline, trace)
+    kept, reads = _sources(db, narrowed, "paths", deadline)
     kept = [doc for doc in kept if "e" in doc]
     counts, seen = _added_up(kept, "p", lambda doc: (doc["userId"], doc["sessionId"]))
     # Per session the first NAVIGATE (time, pageFrom) and the last (time, pageTo), in microseconds.
@@ -316,8 +306,6 @@ def paths(db, log_filter, limit, deadline=None, trace=None):
         pipeline = ip.paths_pipeline(narrowed, first_range)
         if straddled is not None:
             pipeline = only_buckets_of(pipeline, straddled)
-        if trace is not None:
-            trace.append((SESSIONS, pipeline))
         for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
             key = row["_id"]
             session, frm, to = (key["userId"], key["sessionId"]), key.get("f"), key.get("to")
@@ -351,15 +339,13 @@ def _name(value):
     return (1, 0, value) if isinstance(value, str) else (2, 0, repr(value))
 
 
-def funnel(db, log_filter, steps, per="session", within=None, deadline=None, trace=None):
+def funnel(db, log_filter, steps, per="session", within=None, deadline=None):
     """``{steps: [{step, count, medianSecondsFromPrevious}]}`` for the parsed ``steps``."""
     counts = [0] * len(steps)
     gaps = [[] for _ in steps]
     narrowed = ip.narrowed(log_filter, {kind for kind, _, _ in steps})
     if narrowed is not None:
         pipeline = ip.funnel_pipeline(narrowed, steps)
-        if trace is not None:
-            trace.append((SESSIONS, pipeline))
         journeys = {}
         for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
             key = row["userId"] if per == "user" else (row["userId"], row["sessionId"])
@@ -414,7 +400,7 @@ def _walk(rows, steps, within):
     return reached
 
 
-def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed=50):
+def click_map(db, log_filter, page=None, deadline=None, pages_listed=50):
     """``{page, pages: [{page, clicks}], points: [{x, y, count}]}``: the CLICK positions of ``page``
     (without one, of the page with the most clicks). A click's page is its own ``page`` property,
     else the ``pageTo`` of its session's latest matching NAVIGATE before it; clicks before any are
@@ -423,8 +409,6 @@ def click_map(db, log_filter, page=None, deadline=None, trace=None, pages_listed
     by_page, points = Counter(), {}
     if narrowed is not None:
         pipeline = ip.clicks_pipeline(narrowed)
-        if trace is not None:
-            trace.append((SESSIONS, pipeline))
         sessions = {}
         for row in run(db[SESSIONS], pipeline, deadline, allowDiskUse=True):
             sessions.setdefault((row["userId"], row["sessionId"]), []).append(row)

@@ -15,6 +15,7 @@ from logstore.config import Settings
 from logstore.times import parse_time
 from tests.api.test_bounded_reads import app_for, big  # noqa: F401  (fixture: 20,000 stored actions)
 from tests.builders import action, session_log
+from tests.commands import SENT
 
 # Insights read back as they do on MongoDB too (includeArrayIndex as Int64: tests/mongod_types.py).
 pytestmark = pytest.mark.usefixtures("server_types")
@@ -380,12 +381,12 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
 
     # Of one user, the per-session hours; of everyone, the rollups' sessions documents.
     one = filters.parse_filter(MultiDict({"userId": "u1", "from": "2020-03-02T03:17:41Z"}))
-    trace = []
-    insights.overview(module_db, one, "+05:30", trace=trace)
+    with SENT.reads() as trace:
+        insights.overview(module_db, one, "+05:30")
     assert trace[0][0] == HOURS
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T03:17:41Z", "to": "2020-03-04T20:00:00Z"}))
-    trace = []
-    insights.overview(module_db, log_filter, "+05:30", trace=trace)
+    with SENT.reads() as trace:
+        insights.overview(module_db, log_filter, "+05:30")
     assert trace[0][0] == ROLLUPS and "$unwind" not in json.dumps(trace[0][1], default=str)
     # The rollups of the hours of from and to are read too: a session whose actions of such an hour
     # lie all inside (or all outside) the range is counted from them.
@@ -411,8 +412,8 @@ def test_overview_reads_the_hours_and_only_cut_hours_from_the_buckets(api, modul
     cut_by_bound = {key for key, times in by_session_hour.items() if min(times) <= bound[key[2]] <= max(times)}
     assert {(t["userId"], t["sessionId"], t["w"]) for t in triples if t["w"] in edges} == cut_by_bound
     # With a types filter an hour's first/last are not those of its matching actions: buckets only.
-    trace = []
-    insights.overview(module_db, filters.parse_filter(MultiDict({"types": "CLICK"})), "UTC", trace=trace)
+    with SENT.reads() as trace:
+        insights.overview(module_db, filters.parse_filter(MultiDict({"types": "CLICK"})), "UTC")
     assert [name for name, _ in trace] == ["sessions"] and trace[0][1][0] == {"$match": {"types": "CLICK"}}
 
 
@@ -422,17 +423,17 @@ def test_top_paths_and_funnel_start_with_an_index_backed_match_on_their_types(ap
     from werkzeug.datastructures import MultiDict
 
     log_filter = filters.parse_filter(MultiDict({"from": "2020-03-02T00:00:00Z"}))
-    trace = []
-    insights.top_values(module_db, log_filter, "locationX", 10, trace=trace)
-    insights.funnel(module_db, log_filter, [("NAVIGATE", None, None), ("NAVIGATE", "pageTo", ("cart",))], trace=trace)
+    with SENT.reads() as trace:
+        insights.top_values(module_db, log_filter, "locationX", 10)
+        insights.funnel(module_db, log_filter, [("NAVIGATE", None, None), ("NAVIGATE", "pageTo", ("cart",))])
     firsts = [stages[0]["$match"] for _, stages in trace]
     assert [m["types"] for m in firsts] == ["CLICK", "NAVIGATE"]
     assert all(m["first"] == {"$gte": datetime(2020, 3, 2)} for m in firsts)
     # viewedId, pageTo, pageFrom and the paths: the session-hours' values of the whole hours, and
     # (``from`` on an hour, no ``to``, nothing overflowed) no bucket at all.
-    trace = []
-    insights.top_values(module_db, log_filter, "viewedId", 10, trace=trace)
-    insights.paths(module_db, log_filter, 10, trace=trace)
+    with SENT.reads() as trace:
+        insights.top_values(module_db, log_filter, "viewedId", 10)
+        insights.paths(module_db, log_filter, 10)
     assert [name for name, _ in trace] == [hour_values.VALUES, hour_values.VALUES]
     assert all(stages[0] == {"$match": {"w": {"$gte": datetime(2020, 3, 2)}}} for _, stages in trace)
 

@@ -10,6 +10,7 @@ from werkzeug.datastructures import MultiDict
 from logstore import create_app, filters
 from logstore.config import Settings
 from logstore.store import hour_values, insights, meta, migrate as migration
+from tests.commands import SENT
 from tests.api.test_insights import paths_of, top_of
 from tests.builders import action, session_log
 from tests.stored import assert_values_agree
@@ -109,9 +110,9 @@ def test_top_and_paths_from_the_values_match_python_across_cut_hours_writes_and_
 
 
 def test_only_the_cut_hours_and_the_overflowed_session_hours_are_read_from_the_buckets(client, db):
-    trace = []
     log_filter = filters.parse_filter(MultiDict({"from": "2021-05-01T10:55:00Z", "to": "2021-05-01T12:05:00Z"}))
-    insights.paths(db, log_filter, 50, trace=trace)
+    with SENT.reads() as trace:
+        insights.paths(db, log_filter, 50)
     names = [name for name, _ in trace]
     assert names[0] == hour_values.VALUES and trace[0][1][0] == {"$match": {"w": {"$gte": datetime(2021, 5, 1, 11),
                                                                               "$lt": datetime(2021, 5, 1, 12)}}}
