@@ -196,7 +196,9 @@
   // step=…&step=…&per=…&within=…, the funnel endpoint's own parameters: a reload, a shared link or
   // the back button shows the same funnel. dashboard.js writes the address of each view it draws
   // (without these); each funnel run then puts them back into that entry (replaceState).
+  // The builder's opening funnel is not written: an address holds a funnel only once one was built.
   const FUNNEL_KEYS = ["step", "per", "within"];
+  let openingFunnel = null;   // the opening steps as the endpoint takes them (set when the builder is drawn)
 
   function funnelOfAddress() {
     const query = new URLSearchParams(location.search);
@@ -241,7 +243,9 @@
     const extra = stepsOfBuilder().map((s) => ["step", s]);
     extra.push(["per", $("funnel-per").value]);
     if ($("funnel-within").value.trim()) extra.push(["within", $("funnel-within").value.trim()]);
-    keepFunnelInAddress(extra);
+    const opening = extra.length === openingFunnel.length + 1 && $("funnel-per").value === "session"
+      && openingFunnel.every((step, i) => extra[i][1] === step);
+    keepFunnelInAddress(opening ? [] : extra);
     try {
       const data = await getJson("/logs/funnel", extra);
       if (mine === asked) renderFunnel(data.steps);
@@ -363,6 +367,7 @@
     el("button", { type: "button", id: "funnel-run" }, controls, "Show funnel");
     el("div", { id: "funnel-chart" }, funnel);
     ["NAVIGATE", "CLICK"].forEach(addStep);
+    openingFunnel = stepsOfBuilder();
     showFunnelOfAddress();    // before dashboard.js writes the first view's address (without them)
     $("funnel-add").addEventListener("click", () => addStep("VIEW"));
     $("funnel-run").addEventListener("click", runFunnel);
