@@ -144,7 +144,7 @@ def run(ctx):
     ctx.report.table(
         f"Ten million actions: {stored:,} actions ({sessions:,} sessions of {ACTIONS}, {users:,} users, one "
         f"session every {gap} s over 300 days), seeded in {seeding:.0f} s by raw bulk writes of what a "
-        f"POST stores (buckets, hours' counts, rollups{f'; data size {size / 1e9:.2f} GB' if size else ''}); "
+        f"POST stores (buckets, hours' counts, rollups, session-hours' values{f'; data size {size / 1e9:.2f} GB' if size else ''}); "
         f"first page answered {settled:.0f} s after the seeding; "
         f"GET over HTTP through gunicorn (1 worker), median and slowest of {REPEATS} runs after one untimed; "
         f"pages 1 and {DEEP_PAGE} (page {DEEP_PAGE} found by following `Link`), a month = 30 days from mid-data",
