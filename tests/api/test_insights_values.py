@@ -2,14 +2,14 @@
 range cuts, overflowed session-hours, several writes into one session-hour, deletes and the
 migration, each compared with the figure worked out in Python from what is stored."""
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from werkzeug.datastructures import MultiDict
 
 from logstore import create_app, filters
 from logstore.config import Settings
-from logstore.store import hour_values, insights, meta, migrate as migration
+from logstore.store import hour_values, insights, meta, migrate as migration, rollups
 from tests.commands import SENT
 from tests.api.test_insights import paths_of, top_of
 from tests.builders import action, session_log
@@ -150,4 +150,38 @@ def test_the_migration_fills_the_values_resumably_and_answers_stay_exact(client,
     assert_values_agree(db)
     assert {json.dumps(q): (_get(client, "/logs/paths", **q), _get(client, "/logs/top", field="viewedId", **q))
             for q in QUERIES} == before
+    _check(client, db)
+
+
+def test_a_delete_of_everyone_over_whole_hours_takes_their_values_away(client, db):
+    """The delete of everyone removes whole hours with one delete per collection (issue 17): the
+    session-hours' values of those hours go with them, or the top lists and paths would still count
+    the deleted actions."""
+    assert db[hour_values.VALUES].count_documents({"w": datetime(2021, 5, 1, 10)})
+    # 10:00-11:00 whole (one delete per collection); the hour of ``to`` by the bucket path.
+    assert client.delete("/logs?to=2021-05-01T11:00:00Z").status_code == 200
+    assert db[hour_values.VALUES].count_documents({"w": datetime(2021, 5, 1, 10)}) == 0
+    assert_values_agree(db)
+    _check(client, db)
+
+
+def test_a_store_whose_rollups_lack_the_spans_gets_them_from_the_migration(client, db):
+    """A store of the release before the spans (layout 4, no ``spans`` mark, no spans documents) is
+    not marked as having them by a migration that only fills the values: the migration to layout 5
+    rebuilds its rollups, spans included, before it marks the store, so that the reads' span bound
+    holds for its old buckets."""
+    db[hour_values.VALUES].drop()
+    db[rollups.ROLLUPS].delete_many({"t": rollups.SPANS})
+    db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": meta.WITH_ROLLUPS}, "$unset": {"spans": ""}})
+    assert meta.load(db).spans is False
+    migration.migrate(db)
+    assert meta.layout(db) == meta.LAYOUT and meta.load(db).spans is True
+    longest = {}
+    for doc in db[rollups.ROLLUPS].find({"t": rollups.SPANS}):
+        longest[doc["w"]] = max(longest.get(doc["w"], 0), int(doc["span"]))
+    buckets = list(db.sessions.find({}, {"w": 1, "first": 1, "last": 1}))
+    assert buckets
+    for bucket in buckets:
+        assert (bucket["last"] - bucket["first"]) // timedelta(milliseconds=1) <= longest.get(bucket["w"], -1), bucket
+    assert_values_agree(db)
     _check(client, db)
