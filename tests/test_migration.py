@@ -171,3 +171,13 @@ def test_a_store_without_rollups_rolls_them_up_resumably_and_counts_stay_exact(d
     migration.migrate(db, full=True)
     assert_hours_agree(db)
     assert [client.get(query).get_json() for query in queries] == after
+
+
+def test_an_empty_store_of_an_older_layout_is_migrated(db):
+    """A store whose layout was marked but which never held an action (no extent in its meta
+    document) is brought to this layout too: nothing to rebuild, and no error stops the release."""
+    store.ensure_indexes(db)
+    db[meta.META].update_one({"_id": meta.KEY}, {"$set": {"layout": meta.WITH_ROLLUPS}, "$unset": {"spans": ""}})
+    assert meta.load(db) is None
+    migration.migrate(db)
+    assert meta.layout(db) == meta.LAYOUT

@@ -64,7 +64,8 @@ def migrate(db, max_batches=None, full=False):
     # The rollups again where they are older than layout 4, or lack the spans of their windows'
     # buckets (a store of a release before the spans): reads only trust the spans once every
     # window has them (``meta.mark_layout``).
-    if full or not meta.at_least(meta.layout(db), meta.WITH_ROLLUPS) or not meta.load(db).spans:
+    stored = meta.load(db)           # None: nothing was ever stored, so no window to roll up
+    if full or not meta.at_least(meta.layout(db), meta.WITH_ROLLUPS) or stored is None or not stored.spans:
         resume = None if full else meta.rolled_up_to(db)
         windows = [w for w in _all_windows(db) if resume is None or w > resume]
         if _in_batches(db, windows, _roll_up, budget, keep_progress=True, batch=WINDOWS_PER_BATCH,
