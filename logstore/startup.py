@@ -2,7 +2,7 @@
 and the warnings a start gives once."""
 from __future__ import annotations
 
-from . import auth, cors, db, ratelimit
+from . import auth, cors, db
 from .config import Settings
 from .requestlog import configure_logging
 
@@ -16,8 +16,6 @@ def check_settings(environ=None):
     settings = Settings.from_env(environ)
     auth.check_open_start(settings)
     cors.check_origins(settings.cors_origins)
-    if settings.rate_limit:
-        ratelimit.parse_limit(settings.rate_limit)
     auth.warn_if_open(settings)
     if settings.mongo_url:
         check_database(settings)
